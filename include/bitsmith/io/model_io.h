@@ -1,0 +1,22 @@
+// Format dispatch by file extension. Only ".onnx" for now; later formats (.bsm, .gguf,
+// .safetensors) plug in here.
+#pragma once
+
+#include <string>
+
+#include "bitsmith/core/status.h"
+#include "bitsmith/io/onnx.h"
+#include "bitsmith/ir/graph.h"
+
+namespace bitsmith {
+
+struct SaveOptions {
+  OnnxWriteOptions onnx;
+};
+
+// Errors: kIoError for missing files, kInvalidArgument for an unknown extension,
+// kInvalidModel for malformed content.
+Expected<Model> load_model(const std::string& path);
+Status save_model(const Model& model, const std::string& path, const SaveOptions& options = {});
+
+}  // namespace bitsmith
