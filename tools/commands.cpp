@@ -5,7 +5,7 @@
 namespace bitsmith::tools {
 
 // One line per subcommand; defined in tools/cmd_*.cpp.
-#define BS_COMMANDS(X) /* X(inspect) X(convert) ... */
+#define BS_COMMANDS(X) X(inspect) X(convert) X(run) X(eval) X(bench)
 
 #define BS_DECLARE(name) void register_##name(CLI::App& app, int& exit_code);
 BS_COMMANDS(BS_DECLARE)
@@ -15,8 +15,6 @@ void register_commands(CLI::App& app, int& exit_code) {
 #define BS_REGISTER(name) register_##name(app, exit_code);
   BS_COMMANDS(BS_REGISTER)
 #undef BS_REGISTER
-  (void)app;
-  (void)exit_code;
 }
 
 int report_error(const Status& status) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bitsmith/core/progress.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
                             : verbosity >= 2 ? spdlog::level::debug
                             : verbosity == 1 ? spdlog::level::info
                                              : spdlog::level::warn);
+    bitsmith::Progress::set_enabled_globally(!quiet);
   });
   try {
     app.parse(argc, argv);

@@ -1,0 +1,67 @@
+// Fast f32 convolution (the Conv kernel's engine), exposed for tests and benchmarks.
+//
+// Strategy per (image, group): a direct kernel for depthwise 2-D (one input channel per output
+// channel); otherwise a GEMM  Y_g[M/g, out] = W_g[M/g, K] * cols[K, out]  with K = C/g * taps,
+// where cols is X itself for 1x1 / stride 1 / no padding, or an im2col of a chunk of output
+// columns (sized to stay in L2). Work items (image, group, row block, column chunk) are spread
+// over the threads; each output element is computed by exactly one item with the GEMM's fixed
+// reduction order, so results are bit-identical for any thread count.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/kernels/conv_geometry.h"
+#include "runtime/kernels/gemm_f32.h"
+
+namespace bitsmith::kernels {
+
+// Conv weights [M, C/group, k...] prepared for conv_f32: the raw f32 values plus one PackedA
+// per group (rows M/group, depth C/group * taps).
+class ConvWeightsF32 {
+ public:
+  ConvWeightsF32() = default;
+  ConvWeightsF32(const float* w, const Shape& w_shape, int64_t group);
+  const Shape& shape() const { return shape_; }
+  int64_t group() const { return group_; }
+  const float* raw() const { return raw_.data(); }
+  const PackedA& packed(int64_t g) const { return packed_[g]; }
+
+ private:
+  Shape shape_;
+  int64_t group_ = 1;
+  std::vector<float> raw_;
+  std::vector<PackedA> packed_;
+};
+
+// y [N, M, out...] = conv(x, w) + b (b [M] or null). g must come from conv_geometry() for these
+// shapes and w.group() == g.group.
+void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
+              int num_threads);
+
+// cols[k][j] = input value for kernel row k = (channel, taps...) of one group at output position
+// n0 + j (flat over out_spatial), j in [0, nc); 0 for padding taps. x_group points at the group's
+// first input channel ([channels, in...]); rows of cols are nc floats apart.
+void im2col_chunk(const WindowGeometry& g, const float* x_group, int64_t channels, int64_t n0, int64_t nc,
+                  float* cols);
+
+// How conv work is cut into items: (image, group, output-channel block, output-column chunk).
+// Column chunks keep the im2col scratch L2-sized; with few items the columns, then the channels
+// (in whole GEMM panels) are cut finer so every thread gets work. Any cut gives the same bytes.
+struct ConvTile {
+  int64_t image = 0, group = 0;
+  int64_t m0 = 0, mcount = 0;  // output channels within the group
+  int64_t n0 = 0, ncount = 0;  // output positions (flat over out_spatial)
+};
+struct ConvTiling {
+  int64_t batch = 0, group = 1, mg = 0, out_size = 0;
+  int64_t nc = 1, n_chunks = 1, m_step = 1, m_chunks = 1;
+  int64_t items() const { return batch * group * m_chunks * n_chunks; }
+  ConvTile tile(int64_t item) const;
+};
+ConvTiling conv_tiling(const WindowGeometry& g, bool pointwise, int num_threads);
+
+// True when the window is 1x1.., stride 1 and unpadded (X itself is the GEMM's right operand).
+bool is_pointwise(const WindowGeometry& g);
+
+}  // namespace bitsmith::kernels

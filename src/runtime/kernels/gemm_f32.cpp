@@ -1,0 +1,278 @@
+#include "runtime/kernels/gemm_f32.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define BS_GEMM_AVX2 1
+#endif
+
+namespace bitsmith::kernels {
+namespace {
+
+constexpr int64_t kMr = kGemmMr;
+constexpr int64_t kNr = kGemmNr;
+constexpr int64_t kKc = kGemmKc;
+constexpr int64_t kMc = kGemmMc;
+constexpr int64_t kNc = kGemmNc;
+static_assert(kMc % kMr == 0 && kNc % kNr == 0, "block sizes must be panel multiples");
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A into panels of kMr rows: dst[p][k][r].
+void pack_a(const MatView& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) {
+  for (int64_t p = 0; p < mc; p += kMr, dst += kMr * kc) {
+    const int64_t rows = std::min(kMr, std::min(mc - p, m - i0 - p));
+    if (a.trans) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = a.data + (k0 + k) * a.ld + i0 + p;
+        float* d = dst + k * kMr;
+        int64_t r = 0;
+        for (; r < rows; ++r) d[r] = src[r];
+        for (; r < kMr; ++r) d[r] = 0.f;
+      }
+    } else {
+      const float* src[kMr];
+      for (int64_t r = 0; r < kMr; ++r) src[r] = r < rows ? a.data + (i0 + p + r) * a.ld + k0 : nullptr;
+      for (int64_t k = 0; k < kc; ++k) {
+        float* d = dst + k * kMr;
+        for (int64_t r = 0; r < kMr; ++r) d[r] = r < rows ? src[r][k] : 0.f;
+      }
+    }
+  }
+}
+
+// Packs depth [k0, k0+kc) x columns [j0, j0+nc) of B into panels of kNr columns: dst[q][k][j].
+void pack_b(const MatView& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+  for (int64_t q = 0; q < nc; q += kNr, dst += kNr * kc) {
+    const int64_t cols = std::min(kNr, std::min(nc - q, n - j0 - q));
+    if (!b.trans) {
+      const float* src = b.data + k0 * b.ld + j0 + q;
+      if (cols == kNr) {
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * kNr, src + k * b.ld, kNr * sizeof(float));
+      } else {
+        for (int64_t k = 0; k < kc; ++k) {
+          float* d = dst + k * kNr;
+          int64_t j = 0;
+          for (; j < cols; ++j) d[j] = src[k * b.ld + j];
+          for (; j < kNr; ++j) d[j] = 0.f;
+        }
+      }
+    } else {
+      // Element (k, j) is data[j * ld + k]: walk each column's contiguous run.
+      for (int64_t j = 0; j < kNr; ++j) {
+        if (j < cols) {
+          const float* src = b.data + (j0 + q + j) * b.ld + k0;
+          for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = src[k];
+        } else {
+          for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+#ifdef BS_GEMM_AVX2
+// Lanes [0, n) on, for masked loads/stores of a partial 8-wide vector.
+inline __m256i lane_mask(int64_t n) {
+  static const int32_t kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMask + 8 - std::clamp<int64_t>(n, 0, 8)));
+}
+
+// out = first ? (beta == 0 ? alpha*acc : fma(alpha, acc, beta*c)) : fma(alpha, acc, c)
+inline __m256 epilogue(__m256 acc, __m256 c, __m256 alpha, __m256 beta, bool first, bool beta_zero) {
+  if (first) return beta_zero ? _mm256_mul_ps(alpha, acc) : _mm256_fmadd_ps(alpha, acc, _mm256_mul_ps(beta, c));
+  return _mm256_fmadd_ps(alpha, acc, c);
+}
+
+void store_row(float* c, __m256 acc0, __m256 acc1, int64_t nr, __m256 alpha, __m256 beta, bool first,
+               bool beta_zero) {
+  const bool need_c = !(first && beta_zero);
+  if (nr == kNr) {
+    const __m256 c0 = need_c ? _mm256_loadu_ps(c) : _mm256_setzero_ps();
+    const __m256 c1 = need_c ? _mm256_loadu_ps(c + 8) : _mm256_setzero_ps();
+    _mm256_storeu_ps(c, epilogue(acc0, c0, alpha, beta, first, beta_zero));
+    _mm256_storeu_ps(c + 8, epilogue(acc1, c1, alpha, beta, first, beta_zero));
+    return;
+  }
+  const __m256i m0 = lane_mask(nr), m1 = lane_mask(nr - 8);
+  const __m256 c0 = need_c ? _mm256_maskload_ps(c, m0) : _mm256_setzero_ps();
+  const __m256 c1 = need_c ? _mm256_maskload_ps(c + 8, m1) : _mm256_setzero_ps();
+  _mm256_maskstore_ps(c, m0, epilogue(acc0, c0, alpha, beta, first, beta_zero));
+  if (nr > 8) _mm256_maskstore_ps(c + 8, m1, epilogue(acc1, c1, alpha, beta, first, beta_zero));
+}
+
+// C tile (mr x nr at c) from a kc x kMr panel of A and a kc x kNr panel of B.
+void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
+                  int64_t nr, float alpha_s, float beta_s, bool first) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(b);
+    const __m256 b1 = _mm256_loadu_ps(b + 8);
+    __m256 av = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10);
+    c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20);
+    c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30);
+    c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40);
+    c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50);
+    c51 = _mm256_fmadd_ps(av, b1, c51);
+    a += kMr;
+    b += kNr;
+  }
+  const __m256 alpha = _mm256_set1_ps(alpha_s), beta = _mm256_set1_ps(beta_s);
+  const bool bz = beta_s == 0.f;
+  store_row(c, c00, c01, nr, alpha, beta, first, bz);
+  if (mr > 1) store_row(c + ldc, c10, c11, nr, alpha, beta, first, bz);
+  if (mr > 2) store_row(c + 2 * ldc, c20, c21, nr, alpha, beta, first, bz);
+  if (mr > 3) store_row(c + 3 * ldc, c30, c31, nr, alpha, beta, first, bz);
+  if (mr > 4) store_row(c + 4 * ldc, c40, c41, nr, alpha, beta, first, bz);
+  if (mr > 5) store_row(c + 5 * ldc, c50, c51, nr, alpha, beta, first, bz);
+}
+#else
+// Portable micro-kernel with the same arithmetic (fma per product, same epilogue).
+void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
+                  int64_t nr, float alpha, float beta, bool first) {
+  float acc[kMr][kNr] = {};
+  for (int64_t k = 0; k < kc; ++k, a += kMr, b += kNr)
+    for (int64_t r = 0; r < kMr; ++r)
+      for (int64_t j = 0; j < kNr; ++j) acc[r][j] = std::fma(a[r], b[j], acc[r][j]);
+  for (int64_t r = 0; r < mr; ++r)
+    for (int64_t j = 0; j < nr; ++j) {
+      float& o = c[r * ldc + j];
+      if (first) o = beta == 0.f ? alpha * acc[r][j] : std::fma(alpha, acc[r][j], beta * o);
+      else o = std::fma(alpha, acc[r][j], o);
+    }
+}
+#endif
+
+// Thread-local scratch that only grows (OpenMP worker threads persist, so it is reused).
+float* scratch(std::vector<float>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
+}
+
+}  // namespace
+
+PackedA::PackedA(MatView a, int64_t m, int64_t k) : m_(m), k_(k), m_pad_(round_up(m, kMr)) {
+  data_.assign(static_cast<size_t>(m_pad_ * k), 0.f);
+  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+    const int64_t kc = std::min(kKc, k - k0);
+    pack_a(a, m, 0, m_pad_, k0, kc, data_.data() + k0 * m_pad_);
+  }
+}
+
+const float* PackedA::panel(int64_t k0, int64_t panel_index) const {
+  const int64_t kc = std::min(kKc, k_ - k0);
+  return data_.data() + k0 * m_pad_ + panel_index * kMr * kc;
+}
+
+PackedB::PackedB(MatView b, int64_t k, int64_t n) : k_(k), n_(n), n_pad_(round_up(n, kNr)) {
+  data_.assign(static_cast<size_t>(n_pad_ * k), 0.f);
+  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+    const int64_t kc = std::min(kKc, k - k0);
+    pack_b(b, n, k0, kc, 0, n_pad_, data_.data() + k0 * n_pad_);
+  }
+}
+
+const float* PackedB::panel(int64_t k0, int64_t panel_index) const {
+  const int64_t kc = std::min(kKc, k_ - k0);
+  return data_.data() + k0 * n_pad_ + panel_index * kNr * kc;
+}
+
+void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const GemmB& b,
+              float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  thread_local std::vector<float> buf_a, buf_b;
+  float* pa = a.packed ? nullptr : scratch(buf_a, kMc * kKc);
+  float* pb = b.packed ? nullptr : scratch(buf_b, kNc * kKc);
+  for (int64_t jc = 0; jc < n; jc += kNc) {
+    const int64_t nc = std::min(kNc, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kKc) {
+      const int64_t kc = std::min(kKc, k - pc);
+      const bool first = pc == 0;
+      if (!b.packed) pack_b(b.view, n, pc, kc, jc, round_up(nc, kNr), pb);
+      for (int64_t ic = 0; ic < m; ic += kMc) {
+        const int64_t mc = std::min(kMc, m - ic);
+        if (!a.packed) pack_a(a.view, m, ic, round_up(mc, kMr), pc, kc, pa);
+        for (int64_t jr = 0; jr < nc; jr += kNr) {
+          const float* bp = b.packed ? b.packed->panel(pc, (b.offset + jc + jr) / kNr) : pb + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += kMr) {
+            const float* ap = a.packed ? a.packed->panel(pc, (a.offset + ic + ir) / kMr) : pa + ir * kc;
+            micro_kernel(kc, ap, bp, c + (ic + ir) * ldc + jc + jr, ldc, std::min(kMr, mc - ir),
+                         std::min(kNr, nc - jr), alpha, beta, first);
+          }
+        }
+      }
+    }
+  }
+}
+
+void sgemm(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const GemmB& b, float beta,
+           float* c, int64_t ldc, int num_threads) {
+  const int64_t m_tiles = (m + kMr - 1) / kMr, n_tiles = (n + kNr - 1) / kNr;
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  int threads = num_threads;
+  if (flops < 2e5 || omp_in_parallel()) threads = 1;
+  // Split the side whose operand is not pre-packed (the other side is then shared, not repacked).
+  bool split_n = n_tiles >= m_tiles;
+  if (a.packed && !b.packed) split_n = true;
+  if (b.packed && !a.packed) split_n = false;
+  if (split_n && n_tiles < threads && m_tiles >= threads) split_n = false;
+  if (!split_n && m_tiles < threads && n_tiles >= threads) split_n = true;
+  threads = static_cast<int>(std::min<int64_t>(threads, split_n ? n_tiles : m_tiles));
+  if (threads <= 1) {
+    sgemm_st(m, n, k, alpha, a, b, beta, c, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t tiles = split_n ? n_tiles : m_tiles;
+    const int64_t t0 = tiles * t / nt, t1 = tiles * (t + 1) / nt;
+    if (split_n) {
+      const int64_t j0 = t0 * kNr, j1 = std::min(n, t1 * kNr);
+      GemmB bs = b;
+      if (bs.packed) bs.offset += j0;
+      else bs.view.data += bs.view.trans ? j0 * bs.view.ld : j0;
+      sgemm_st(m, j1 - j0, k, alpha, a, bs, beta, c + j0, ldc);
+    } else {
+      const int64_t i0 = t0 * kMr, i1 = std::min(m, t1 * kMr);
+      GemmA as = a;
+      if (as.packed) as.offset += i0;
+      else as.view.data += as.view.trans ? i0 : i0 * as.view.ld;
+      sgemm_st(i1 - i0, n, k, alpha, as, b, beta, c + i0 * ldc, ldc);
+    }
+  }
+}
+
+}  // namespace bitsmith::kernels

@@ -1,0 +1,95 @@
+// The f32 GEMM shared by Conv, ConvTranspose, Gemm and MatMul: AVX2/FMA, BLIS-style packing.
+//
+//   C[M,N] = alpha * A[M,K] * B[K,N] + beta * C      (beta == 0: C is not read, NaNs in it vanish)
+//
+// Operands are row-major views with a leading dimension and an optional transpose, or matrices
+// packed once ahead of time (constant weights, see PackedA / PackedB).
+//
+// Determinism contract: element C[i,j] is always computed the same way: K is cut into fixed
+// blocks of kKc (independent of M, N and of the thread count); within a block the products are
+// summed in k order with FMA starting from 0; blocks are added to C in k order. So any split of
+// the output between threads gives the same bytes.
+//
+// Micro-kernel: kMr x kNr = 6 x 16 tile (12 ymm accumulators). Packed A holds, per K block, the
+// rows in panels of kMr (each panel kc x kMr, zero-padded past M); packed B holds, per K block,
+// the columns in panels of kNr (kc x kNr, zero-padded past N).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace bitsmith::kernels {
+
+inline constexpr int64_t kGemmMr = 6;
+inline constexpr int64_t kGemmNr = 16;
+inline constexpr int64_t kGemmKc = 256;  // K block; part of the numeric contract above
+inline constexpr int64_t kGemmMc = 144;  // rows of A kept in L2 (multiple of kGemmMr)
+inline constexpr int64_t kGemmNc = 3072; // columns of B per packed block (multiple of kGemmNr)
+
+// A row-major matrix view: element (r, c) is data[r * ld + c], or data[c * ld + r] when trans.
+struct MatView {
+  const float* data = nullptr;
+  int64_t ld = 0;
+  bool trans = false;
+  float at(int64_t r, int64_t c) const { return trans ? data[c * ld + r] : data[r * ld + c]; }
+};
+
+// The left operand (M x K) packed for the micro-kernel. Owns its buffer.
+class PackedA {
+ public:
+  PackedA() = default;
+  PackedA(MatView a, int64_t m, int64_t k);
+  int64_t rows() const { return m_; }
+  int64_t depth() const { return k_; }
+  // The panel holding rows [panel*kMr, +kMr) for the K block starting at k0 (kc = its length).
+  const float* panel(int64_t k0, int64_t panel_index) const;
+
+ private:
+  int64_t m_ = 0, k_ = 0, m_pad_ = 0;
+  std::vector<float> data_;
+};
+
+// The right operand (K x N) packed for the micro-kernel. Owns its buffer.
+class PackedB {
+ public:
+  PackedB() = default;
+  PackedB(MatView b, int64_t k, int64_t n);
+  int64_t depth() const { return k_; }
+  int64_t cols() const { return n_; }
+  const float* panel(int64_t k0, int64_t panel_index) const;
+
+ private:
+  int64_t k_ = 0, n_ = 0, n_pad_ = 0;
+  std::vector<float> data_;
+};
+
+// One operand: a plain view, or a packed matrix plus the first row (A) / column (B) to use.
+struct GemmA {
+  MatView view;
+  const PackedA* packed = nullptr;
+  int64_t offset = 0;  // first row of `packed` (a multiple of kGemmMr)
+};
+struct GemmB {
+  MatView view;
+  const PackedB* packed = nullptr;
+  int64_t offset = 0;  // first column of `packed` (a multiple of kGemmNr)
+};
+
+// Single-threaded GEMM on the calling thread (uses thread-local pack buffers).
+void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const GemmB& b,
+              float beta, float* c, int64_t ldc);
+
+// The same, split over up to `num_threads` OpenMP threads by output tiles; bytes identical to
+// sgemm_st for any thread count. Call from outside a parallel region.
+void sgemm(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const GemmB& b,
+           float beta, float* c, int64_t ldc, int num_threads);
+
+// Convenience: plain views on both sides.
+inline void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                  int64_t ldc, int num_threads) {
+  sgemm(m, n, k, alpha, GemmA{MatView{a, lda, trans_a}}, GemmB{MatView{b, ldb, trans_b}}, beta, c,
+        ldc, num_threads);
+}
+
+}  // namespace bitsmith::kernels
