@@ -8,15 +8,18 @@ Usage:
                                      and counted: this onnx version does not know that op/opset)
 
 Each file is loaded with its external data (onnx.load, paths relative to the file's folder) and
-checked with onnx.checker.check_model(path, full_check=False). Prints one line per failure and a
-summary line; exit status 0 when nothing failed, 1 otherwise, 2 on usage errors, 3 when the
-onnx package is missing.
+checked with onnx.checker.check_model(path, full_check=False). In --pairs-file mode ONNX must
+also decode the same tensors from WRITTEN as from ORIGINAL (every initializer and tensor
+attribute, subgraphs included: name, dtype, dims and numpy_helper.to_array bytes). Prints one
+line per failure and a summary line; exit status 0 when nothing failed, 1 otherwise, 2 on usage
+errors, 3 when the onnx package is missing.
 """
 import sys
 
 try:
     import onnx
     import onnx.checker
+    from onnx import numpy_helper
 except ImportError:
     print("onnx_check.py: the python 'onnx' package is not installed", file=sys.stderr)
     sys.exit(3)
@@ -29,6 +32,44 @@ def check(path):
         onnx.checker.check_model(path, full_check=False)
     except Exception as e:  # noqa: BLE001 - any failure is a rejection
         return f"{type(e).__name__}: {e}".replace("\n", " ")
+    return None
+
+
+def graph_tensors(graph, out):
+    """Appends every TensorProto of `graph` (initializers, attribute tensors, subgraphs)."""
+    out.extend(graph.initializer)
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                out.append(a.t)
+            out.extend(a.tensors)
+            if a.HasField("g"):
+                graph_tensors(a.g, out)
+            for g in a.graphs:
+                graph_tensors(g, out)
+    return out
+
+
+def tensor_key(t):
+    """What ONNX decodes from a TensorProto; None when this onnx version cannot decode it."""
+    try:
+        arr = numpy_helper.to_array(t)
+    except Exception:  # noqa: BLE001 - e.g. typed complex data in onnx 1.12
+        return None
+    data = arr.tolist() if arr.dtype == object else arr.tobytes()
+    return (t.name, t.data_type, tuple(t.dims), data)
+
+
+def compare_tensors(original, written):
+    """None when ONNX decodes the same tensors from both files, else what differs."""
+    a = graph_tensors(onnx.load(original, load_external_data=True).graph, [])
+    b = graph_tensors(onnx.load(written, load_external_data=True).graph, [])
+    if len(a) != len(b):
+        return f"{len(a)} tensors in the original, {len(b)} written"
+    for ta, tb in zip(a, b):
+        ka = tensor_key(ta)
+        if ka is not None and ka != tensor_key(tb):
+            return f"tensor '{ta.name}' decodes differently"
     return None
 
 
@@ -61,6 +102,8 @@ def main(argv):
             continue
         checked += 1
         err = check(written)
+        if err is None and original is not None:
+            err = compare_tensors(original, written)
         if err is not None:
             failed += 1
             origin = f" (from {original})" if original else ""

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include "bitsmith/io/model_io.h"
 #include "bitsmith/io/npy.h"
 
 namespace bitsmith::tools {
@@ -42,6 +43,16 @@ std::string safe_file_name(const std::string& name) {
   for (char c : name) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.') ? c : '_';
   if (out.empty() || out == "." || out == "..") out = "output";
   return out;
+}
+
+Expected<std::unique_ptr<Executor>> load_executor(const std::string& path, int threads) {
+  Expected<Model> model = load_model(path);
+  if (!model) return model.status();
+  ExecutorOptions options;
+  options.num_threads = resolve_threads(threads);
+  auto exec = Executor::create(*model, options);
+  if (!exec) return exec.status().with_context(path);
+  return exec;
 }
 
 int resolve_threads(int threads_flag) { return threads_flag > 0 ? threads_flag : omp_get_max_threads(); }

@@ -17,6 +17,10 @@ Expected<NamedTensors> load_feeds(const std::vector<std::string>& flags, const s
 // A file-name-safe version of a tensor name ('/', ':' and other odd characters become '_').
 std::string safe_file_name(const std::string& name);
 
+// Loads the model at `path` and creates its executor with `threads` (0 = all cores); errors are
+// prefixed with the path.
+Expected<std::unique_ptr<Executor>> load_executor(const std::string& path, int threads);
+
 // Thread count from --threads (0 = all cores).
 int resolve_threads(int threads_flag);
 

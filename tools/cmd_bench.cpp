@@ -5,7 +5,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "bitsmith/io/model_io.h"
 #include "bitsmith/runtime/bench.h"
 #include "cli_util.h"
 #include "commands.h"
@@ -25,15 +24,12 @@ struct BenchArgs {
 };
 
 int run_bench(const BenchArgs& args) {
-  ExecutorOptions options;
-  options.num_threads = resolve_threads(args.threads);
+  const int threads = resolve_threads(args.threads);
   std::vector<std::unique_ptr<Executor>> execs;
   std::vector<NamedTensors> feeds;
   for (const std::string& path : args.models) {
-    Expected<Model> model = load_model(path);
-    if (!model) return report_error(model.status());
-    auto exec = Executor::create(*model, options);
-    if (!exec) return report_error(exec.status().with_context(path));
+    auto exec = load_executor(path, threads);
+    if (!exec) return report_error(exec.status());
     Expected<NamedTensors> f = args.inputs.empty() ? make_random_feeds((*exec)->inputs(), args.batch, args.seed)
                                                    : load_feeds(args.inputs, (*exec)->inputs());
     if (!f) return report_error(f.status().with_context(path));
@@ -51,7 +47,7 @@ int run_bench(const BenchArgs& args) {
   const int64_t rss = peak_rss_bytes();
   if (args.json) {
     nlohmann::json j;
-    j["threads"] = options.num_threads;
+    j["threads"] = threads;
     j["batch"] = args.batch;
     j["warmup"] = args.warmup;
     j["iters"] = args.iters;
@@ -66,7 +62,7 @@ int run_bench(const BenchArgs& args) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::printf("threads %d, batch %d, %d iterations after %d warm-up, models interleaved\n", options.num_threads,
+  std::printf("threads %d, batch %d, %d iterations after %d warm-up, models interleaved\n", threads,
               args.batch, args.iters, args.warmup);
   std::printf("%-40s %10s %10s %10s %10s %14s\n", "model", "min ms", "p50 ms", "p90 ms", "p99 ms", "samples/s");
   for (size_t i = 0; i < args.models.size(); ++i) {

@@ -6,7 +6,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "bitsmith/io/model_io.h"
 #include "bitsmith/io/npy.h"
 #include "bitsmith/report/evaluate.h"
 #include "cli_util.h"
@@ -33,18 +32,12 @@ nlohmann::json num_or_null(const std::optional<double>& v) {
 }
 
 int run_eval(const EvalArgs& args) {
-  Expected<Model> model = load_model(args.model);
-  if (!model) return report_error(model.status());
-  ExecutorOptions options;
-  options.num_threads = resolve_threads(args.threads);
-  auto exec = Executor::create(*model, options);
-  if (!exec) return report_error(exec.status().with_context(args.model));
+  auto exec = load_executor(args.model, args.threads);
+  if (!exec) return report_error(exec.status());
   std::unique_ptr<Executor> ref_exec;
   if (!args.reference.empty()) {
-    Expected<Model> ref = load_model(args.reference);
-    if (!ref) return report_error(ref.status());
-    auto r = Executor::create(*ref, options);
-    if (!r) return report_error(r.status().with_context(args.reference));
+    auto r = load_executor(args.reference, args.threads);
+    if (!r) return report_error(r.status());
     ref_exec = std::move(r).value();
   }
   Expected<Tensor> data = read_array(args.data);

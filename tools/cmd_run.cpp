@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <iostream>
 
-#include "bitsmith/io/model_io.h"
 #include "bitsmith/io/npy.h"
 #include "bitsmith/runtime/executor.h"
 #include "cli_util.h"
@@ -21,12 +20,8 @@ struct RunArgs {
 };
 
 int run_run(const RunArgs& args) {
-  Expected<Model> model = load_model(args.model);
-  if (!model) return report_error(model.status());
-  ExecutorOptions options;
-  options.num_threads = resolve_threads(args.threads);
-  auto exec = Executor::create(*model, options);
-  if (!exec) return report_error(exec.status().with_context(args.model));
+  auto exec = load_executor(args.model, args.threads);
+  if (!exec) return report_error(exec.status());
   auto feeds = load_feeds(args.inputs, (*exec)->inputs());
   if (!feeds) return report_error(feeds.status());
   auto outputs = (*exec)->run(*feeds);

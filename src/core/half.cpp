@@ -24,7 +24,8 @@ float f16_to_f32(uint16_t h) {
       u = sign | (exp << 23) | (mant << 13);
     }
   } else if (exp == 31) {
-    u = sign | 0x7f800000u | (mant << 13);
+    // Inf, or NaN made quiet (bit 22 set) as F16C does, so bulk and scalar paths agree.
+    u = sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0u);
   } else {
     u = sign | ((exp + 127 - 15) << 23) | (mant << 13);
   }

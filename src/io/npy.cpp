@@ -251,11 +251,11 @@ Expected<Tensor> parse_npy_view(const std::byte* data, size_t nbytes, const std:
   const size_t itemsize = h.descr->itemsize;
   const size_t present = nbytes - h.data_offset;
   if (numel < 0 || static_cast<uint64_t>(numel) > present / itemsize) {
+    const std::string need = numel < 0 ? std::string("more than 2^63 elements")
+                                       : std::to_string(numel) + " x " + std::to_string(itemsize) + " bytes";
     return data_error(display_name + ": truncated: shape " + shape_str(h.shape) + " of " +
-                      std::string(dtype_name(h.descr->dtype)) + " needs " +
-                      (numel < 0 ? std::string("more than 2^63 elements")
-                                 : std::to_string(static_cast<uint64_t>(numel)) + " x " + std::to_string(itemsize) + " bytes") +
-                      ", the file holds " + std::to_string(present) + " data bytes");
+                      std::string(dtype_name(h.descr->dtype)) + " needs " + need + ", the file holds " +
+                      std::to_string(present) + " data bytes");
   }
   const std::byte* src = data + h.data_offset;
   const size_t payload = static_cast<size_t>(numel) * itemsize;

@@ -106,9 +106,11 @@ class ZipReader {
     const uint64_t name_len = at(p + 28, 2), extra_len = at(p + 30, 2), comment_len = at(p + 32, 2);
     m.local_offset = at(p + 42, 4);
     const uint64_t next = p + kCentralLen + name_len + extra_len + comment_len;
-    if (next > end) return data_error("zip: central directory header at offset " + std::to_string(p) + " is truncated");
+    if (next > end)
+      return data_error("zip: central directory header at offset " + std::to_string(p) + " is truncated");
     m.name.assign(reinterpret_cast<const char*>(ptr(p + kCentralLen)), name_len);
-    BS_TRY(apply_zip64_extra(p + kCentralLen + name_len, extra_len, &m).with_context("zip: member '" + m.name + "'"));
+    const Status extra = apply_zip64_extra(p + kCentralLen + name_len, extra_len, &m);
+    if (!extra) return extra.with_context("zip: member '" + m.name + "'");
     *pos = next;
     return m;
   }
@@ -159,8 +161,14 @@ Status inflate_raw(const std::byte* src, uint64_t src_len, std::byte* dst, uint6
   int rc = Z_OK;
   constexpr uint64_t kChunk = 1u << 30;  // avail_in/out are 32-bit
   while (rc == Z_OK) {
-    if (zs.avail_in == 0) { zs.avail_in = static_cast<uInt>(std::min(in_left, kChunk)); in_left -= zs.avail_in; }
-    if (zs.avail_out == 0) { zs.avail_out = static_cast<uInt>(std::min(out_left, kChunk)); out_left -= zs.avail_out; }
+    if (zs.avail_in == 0) {
+      zs.avail_in = static_cast<uInt>(std::min(in_left, kChunk));
+      in_left -= zs.avail_in;
+    }
+    if (zs.avail_out == 0) {
+      zs.avail_out = static_cast<uInt>(std::min(out_left, kChunk));
+      out_left -= zs.avail_out;
+    }
     const uInt before_in = zs.avail_in, before_out = zs.avail_out;
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc == Z_BUF_ERROR && (before_in == 0 || before_out == 0)) break;  // no progress possible
@@ -354,7 +362,8 @@ Status write_npz(const std::vector<Tensor>& tensors, const std::string& path) {
     const std::string name = (t.name().empty() ? "arr_" + std::to_string(i) : t.name()) + ".npy";
     const std::string head = npy_header(t);
     const uint64_t size = head.size() + t.nbytes();
-    const uint32_t crc = crc32_of(t.bytes(), t.nbytes(), crc32_of(reinterpret_cast<const std::byte*>(head.data()), head.size()));
+    const uint32_t head_crc = crc32_of(reinterpret_cast<const std::byte*>(head.data()), head.size());
+    const uint32_t crc = crc32_of(t.bytes(), t.nbytes(), head_crc);
     const uint64_t offset = f.size();
     const std::string local = local_header(name, crc, size);
     BS_TRY(f.write(local.data(), local.size()));

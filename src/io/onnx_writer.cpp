@@ -33,18 +33,21 @@ wire::Writer write_dim(const Dim& d) {
   return w;
 }
 
+// TypeProto for kinds kTensor, kSparseTensor and kNone (a denotation or unknown fields only).
 wire::Writer write_type(const TypeInfo& t) {
-  wire::Writer inner;
-  const int code = t.elem_type != DType::kUndefined ? dtype_to_onnx(t.elem_type) : t.elem_type_code;
-  if (code != 0) inner.int64_field(type_f::kElemType, code);
-  if (t.has_shape) {
-    wire::Writer shape;
-    for (const Dim& d : t.dims) shape.message_field(type_f::kDim, write_dim(d));
-    inner.message_field(type_f::kShape, std::move(shape));
-  }
   wire::Writer w;
-  w.message_field(t.kind == TypeInfo::Kind::kSparseTensor ? type_f::kSparseTensorType : type_f::kTensorType,
-                  std::move(inner));
+  if (t.kind == TypeInfo::Kind::kTensor || t.kind == TypeInfo::Kind::kSparseTensor) {
+    wire::Writer inner;
+    const int code = t.elem_type != DType::kUndefined ? dtype_to_onnx(t.elem_type) : t.elem_type_code;
+    if (code != 0) inner.int64_field(type_f::kElemType, code);
+    if (t.has_shape) {
+      wire::Writer shape;
+      for (const Dim& d : t.dims) shape.message_field(type_f::kDim, write_dim(d));
+      inner.message_field(type_f::kShape, std::move(shape));
+    }
+    w.message_field(t.kind == TypeInfo::Kind::kSparseTensor ? type_f::kSparseTensorType : type_f::kTensorType,
+                    std::move(inner));
+  }
   write_string_if(w, type_f::kDenotation, t.denotation);
   w.raw(t.unknown_fields);
   return w;
@@ -55,7 +58,8 @@ wire::Writer write_value_info(const ValueInfo& v) {
   write_string_if(w, value_info_f::kName, v.name);
   if (v.type.kind == TypeInfo::Kind::kOther) {
     w.bytes_field(value_info_f::kType, v.type.raw);
-  } else if (v.type.kind != TypeInfo::Kind::kNone) {
+  } else if (v.type.kind != TypeInfo::Kind::kNone || !v.type.denotation.empty() ||
+             !v.type.unknown_fields.empty()) {
     w.message_field(value_info_f::kType, write_type(v.type));
   }
   write_string_if(w, value_info_f::kDocString, v.doc_string);

@@ -1,5 +1,6 @@
 #include "bitsmith/ir/verifier.h"
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -9,11 +10,16 @@
 namespace bitsmith {
 namespace {
 
-// Names visible in a graph: those of enclosing graphs (outer) plus this graph's own definitions.
-// `own` maps a name to a description of what defines it, for duplicate messages.
+// What defines a value in its graph: a node index (>= 0) or one of these.
+constexpr int64_t kGraphInput = -1;
+constexpr int64_t kInitializer = -2;
+constexpr int64_t kSparseInitializer = -3;
+
+// Names visible in a graph: those of enclosing graphs (outer) plus this graph's own definitions
+// (`own`: name -> definer, for duplicate messages).
 struct Scope {
   const Scope* outer = nullptr;
-  std::unordered_map<std::string, std::string> own;
+  std::unordered_map<std::string, int64_t> own;
 
   bool visible(const std::string& n) const { return own.count(n) || (outer && outer->visible(n)); }
   bool in_outer(const std::string& n) const { return outer && outer->visible(n); }
@@ -26,6 +32,18 @@ std::string node_label(const Node& node, size_t index) {
   if (!node.name.empty()) return node.describe();
   std::string d = node.describe();  // "node '' (Conv)"
   return "node #" + std::to_string(index) + d.substr(d.find(" ("));
+}
+
+std::string definer_str(const Graph& graph, int64_t definer) {
+  switch (definer) {
+    case kGraphInput: return "a graph input";
+    case kInitializer: return "an initializer";
+    case kSparseInitializer: return "a sparse initializer";
+    default: {
+      const auto index = static_cast<size_t>(definer);
+      return "an output of " + node_label(graph.nodes[index], index);
+    }
+  }
 }
 
 std::string count_range(int lo, int hi) {
@@ -134,10 +152,10 @@ Status check_node(const Graph& graph, size_t index, Scope& scope,
     if (out.empty()) continue;
     auto it = scope.own.find(out);
     if (it != scope.own.end())
-      return invalid_model("output " + quoted(out) + " is already defined by " + it->second);
+      return invalid_model("output " + quoted(out) + " is already defined by " + definer_str(graph, it->second));
     if (scope.in_outer(out))
       return invalid_model("output " + quoted(out) + " shadows a value of an enclosing graph");
-    scope.own.emplace(out, "an output of " + node_label(node, index));
+    scope.own.emplace(out, static_cast<int64_t>(index));
   }
   return Status::ok();
 }
@@ -147,20 +165,19 @@ Status check_node(const Graph& graph, size_t index, Scope& scope,
 Status define_graph_values(const Graph& graph, Scope& scope) {
   for (const ValueInfo& v : graph.inputs) {
     if (v.name.empty()) return invalid_model("a graph input has an empty name");
-    if (!scope.own.emplace(v.name, "a graph input").second)
+    if (!scope.own.emplace(v.name, kGraphInput).second)
       return invalid_model("graph input " + quoted(v.name) + " is listed twice");
   }
   std::unordered_set<std::string> init_names;
-  auto define_init = [&](const std::string& name, const char* what) -> Status {
-    if (name.empty()) return invalid_model(std::string("an ") + what + " has an empty name");
-    if (!init_names.insert(name).second)
-      return invalid_model(std::string(what) + " " + quoted(name) + " is defined twice");
-    scope.own.emplace(name, std::string("an ") + what);  // no-op when it is also a graph input
+  auto define_init = [&](const std::string& name, int64_t definer) -> Status {
+    const std::string what = definer == kInitializer ? "initializer" : "sparse initializer";
+    if (name.empty()) return invalid_model(definer_str(graph, definer) + " has an empty name");
+    if (!init_names.insert(name).second) return invalid_model(what + " " + quoted(name) + " is defined twice");
+    scope.own.emplace(name, definer);  // no-op when it is also a graph input
     return Status::ok();
   };
-  for (const Tensor& t : graph.initializers) BS_TRY(define_init(t.name(), "initializer"));
-  for (const SparseTensor& s : graph.sparse_initializers)
-    BS_TRY(define_init(s.values.name(), "sparse initializer"));
+  for (const Tensor& t : graph.initializers) BS_TRY(define_init(t.name(), kInitializer));
+  for (const SparseTensor& s : graph.sparse_initializers) BS_TRY(define_init(s.values.name(), kSparseInitializer));
   return Status::ok();
 }
 
@@ -174,7 +191,8 @@ Status verify_graph(const Graph& graph, const Scope* outer) {
     for (const std::string& o : graph.nodes[i].outputs)
       if (!o.empty()) producers.emplace(o, i);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    BS_TRY(check_node(graph, i, scope, producers).with_context(node_label(graph.nodes[i], i)));
+    const Status s = check_node(graph, i, scope, producers);
+    if (!s) return s.with_context(node_label(graph.nodes[i], i));
   }
   for (const ValueInfo& v : graph.outputs) {
     if (v.name.empty()) return invalid_model("a graph output has an empty name");

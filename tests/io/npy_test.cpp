@@ -497,7 +497,7 @@ TEST(Npz, MutatedFilesNeverCrash) {
   for (const std::string& good : images) {
     std::vector<std::string> variants;
     for (size_t n = 0; n < good.size(); ++n) variants.push_back(good.substr(0, n));
-    for (int k = 0; k < 2000; ++k) {
+    for (int k = 0; k < 600; ++k) {
       std::string m = good;
       for (int flips = 0; flips < 1 + k % 3; ++flips) {
         state = state * 1664525u + 1013904223u;
@@ -509,9 +509,8 @@ TEST(Npz, MutatedFilesNeverCrash) {
       write_file(path, v);
       auto r = read_npz(path);
       ++(r.is_ok() ? ok_count : error_count);
-      auto npy = parse_npy(reinterpret_cast<const std::byte*>(v.data()) + std::min<size_t>(v.size(), 30),
-                           v.size() - std::min<size_t>(v.size(), 30), "m");
-      (void)npy;
+      const size_t at = std::min(v.find("\x93NUMPY"), v.size());  // the first member's .npy image
+      (void)parse_npy(reinterpret_cast<const std::byte*>(v.data()) + at, v.size() - at, "m");
     }
   }
   EXPECT_GT(error_count, 0u);

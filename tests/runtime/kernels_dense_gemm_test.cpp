@@ -136,6 +136,15 @@ TEST(DenseSgemm, SplitsGiveIdenticalBytes) {
                c + i0 * n, n);
     EXPECT_TRUE(parts.same_content(whole)) << "split M by " << split_m;
   }
+  // Row blocks of 1..5 rows take the few-row paths (B streamed in place, R-row micro-kernels).
+  for (int64_t split_m : {1, 4, 5}) {
+    Tensor parts = c0.clone();
+    float* c = parts.mutable_data<float>();
+    for (int64_t i0 = 0; i0 < m; i0 += split_m)
+      sgemm_st(std::min(split_m, m - i0), n, k, 0.5f, GemmA{MatView{a.data<float>() + i0 * k, k, false}},
+               GemmB{MatView{b.data<float>(), n, false}}, 1.5f, c + i0 * n, n);
+    EXPECT_TRUE(parts.same_content(whole)) << "split M by " << split_m << " (raw A)";
+  }
   for (int64_t split_n : {16, 32, 48}) {
     Tensor parts = c0.clone();
     float* c = parts.mutable_data<float>();

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/kernels/eltwise_common.h"
@@ -109,14 +110,20 @@ TEST(EltUnary, SimdResultsDoNotDependOnRangeSplit) {
   }
 }
 
-TEST(EltUnary, KernelIsBitIdenticalAcrossThreads) {
+TEST(EltUnary, KernelIsBitIdenticalAcrossThreadsAndMatchesFastLoop) {
   const Tensor x = elt_test::f32_tensor({127, 331}, -8, 8, 11);  // crosses several blocks
-  for (const char* op : {"Sigmoid", "Tanh", "Exp", "Relu", "Erf", "Softplus"}) {
+  const std::pair<const char*, UnaryOp> ops[] = {{"Sigmoid", UnaryOp::kSigmoid}, {"Tanh", UnaryOp::kTanh},
+                                                 {"Exp", UnaryOp::kExp},         {"Relu", UnaryOp::kRelu},
+                                                 {"Erf", UnaryOp::kErf},         {"Softplus", UnaryOp::kSoftplus}};
+  for (const auto& [op, uop] : ops) {
     elt_test::OpRun a = run_op(op, {x}, {}, 17, 1);
     elt_test::OpRun b = run_op(op, {x}, {}, 17, 2);
     ASSERT_TRUE(a.status.is_ok()) << a.status.message();
     ASSERT_TRUE(b.status.is_ok()) << b.status.message();
     EXPECT_TRUE(elt_test::same_bytes(a.outputs[0], b.outputs[0], op));
+    Tensor whole(DType::kF32, x.shape());
+    unary_f32_fast(uop, UnaryParams{}, x.data<float>(), whole.mutable_data<float>(), x.numel());
+    EXPECT_TRUE(elt_test::same_bytes(a.outputs[0], whole, std::string(op) + " blocks vs one call"));
   }
 }
 

@@ -40,9 +40,11 @@ TEST(EltSoftmax, FastRowsMatchReferenceOnAwkwardShapes) {
     for (int64_t n : kCols) {
       const std::vector<float> x = elt_test::random_floats(static_cast<size_t>(rows * n), -10, 10, 3);
       for (bool log : {false, true}) {
-        std::vector<float> fast(x.size()), ref(x.size());
+        std::vector<float> fast(x.size()), fast2(x.size()), ref(x.size());
         softmax_rows_f32(x.data(), fast.data(), rows, n, log, 1);
+        softmax_rows_f32(x.data(), fast2.data(), rows, n, log, 2);
         softmax_ref(x.data(), ref.data(), rows, n, 1, log);
+        EXPECT_EQ(fast, fast2) << "1 vs 2 threads, rows=" << rows << " n=" << n;
         // log-softmax values are differences of O(10) quantities: absolute budget.
         // Inputs span 20; log-softmax values are O(range) differences: absolute budget.
         const double rtol = log ? 0.0 : softmax_rtol(n, 20.0);
@@ -107,10 +109,12 @@ TEST(EltLayerNorm, FastRowsMatchReferenceOnAwkwardShapes) {
       const std::vector<float> x = elt_test::random_floats(static_cast<size_t>(rows * cols), -4, 6, 7);
       const std::vector<float> scale = elt_test::random_floats(static_cast<size_t>(cols), 0.5f, 1.5f, 8);
       const std::vector<float> bias = elt_test::random_floats(static_cast<size_t>(cols), -1, 1, 9);
-      std::vector<float> fast(x.size()), ref(x.size()), mean(rows), inv(rows);
+      std::vector<float> fast(x.size()), fast2(x.size()), ref(x.size()), mean(rows), inv(rows);
       std::vector<double> ref_mean(rows), ref_inv(rows);
       layernorm_rows_f32(x.data(), scale.data(), bias.data(), fast.data(), mean.data(), inv.data(), rows, cols,
                          1e-5f, 1);
+      layernorm_rows_f32(x.data(), scale.data(), bias.data(), fast2.data(), nullptr, nullptr, rows, cols, 1e-5f, 2);
+      EXPECT_EQ(fast, fast2) << "1 vs 2 threads, rows=" << rows << " cols=" << cols;
       layernorm_ref(x.data(), scale.data(), bias.data(), ref.data(), ref_mean.data(), ref_inv.data(), rows, cols,
                     1e-5);
       const std::string what = "rows=" + std::to_string(rows) + " cols=" + std::to_string(cols);

@@ -113,7 +113,8 @@ class Graph {
   std::unordered_map<std::string, std::vector<size_t>> consumer_index() const;
 
   // Node indices in an order where producers come first; stable (keeps file order when it is
-  // already topological). Error naming a node on a cycle or an undefined input.
+  // already topological). Error naming a node on a cycle; inputs defined nowhere are ignored here
+  // (the verifier reports them).
   Expected<std::vector<size_t>> topological_order() const;
   // Reorders `nodes` topologically (see topological_order()).
   Status sort_topologically();

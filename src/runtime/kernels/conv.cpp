@@ -4,6 +4,10 @@
 #include <cstring>
 #include <memory>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "runtime/kernels/conv_f32.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/kernels/kernels.h"
@@ -12,30 +16,27 @@
 namespace bitsmith::kernels {
 namespace {
 
-constexpr int64_t kIm2colBudget = 96 * 1024;  // floats of im2col scratch per work item (L2-sized)
+constexpr int64_t kIm2colBudget = 128 * 1024;  // floats of im2col scratch per work item (L2-sized)
 
 }  // namespace
 
-ConvTiling conv_tiling(const WindowGeometry& g, bool pointwise, int num_threads) {
-  const int64_t mg = g.out_channels / g.group, out_size = g.out_size();
-  const int64_t k = g.in_channels / g.group * g.kernel_size();
-  const int threads = std::max(num_threads, 1);
+ConvTiling make_conv_tiling(int64_t batch, int64_t group, int64_t mg, int64_t columns, int64_t nc_max,
+                            int num_threads) {
+  const int64_t threads = std::max(num_threads, 1);
   ConvTiling t;
-  t.batch = g.batch;
-  t.group = g.group;
+  t.batch = batch;
+  t.group = group;
   t.mg = mg;
-  t.out_size = out_size;
-  // Column chunk: im2col scratch within budget, multiple of the GEMM panel width.
-  t.nc = pointwise ? out_size : std::max<int64_t>(kGemmNr, kIm2colBudget / std::max<int64_t>(k, 1) / kGemmNr * kGemmNr);
-  t.nc = std::max<int64_t>(std::min(t.nc, out_size), 1);
-  t.n_chunks = (out_size + t.nc - 1) / t.nc;
-  const int64_t per_image = g.batch * g.group;
-  if (threads > 1 && per_image * t.n_chunks < 2 * threads && out_size > kGemmNr) {
-    // Few items: cut the columns finer (at least one panel wide).
-    const int64_t want = (2 * threads + per_image - 1) / per_image;
-    t.nc = std::max<int64_t>(kGemmNr, (out_size + want - 1) / want / kGemmNr * kGemmNr);
-    t.n_chunks = (out_size + t.nc - 1) / t.nc;
-  }
+  t.out_size = columns;
+  const int64_t per_image = batch * group;
+  int64_t chunks = (columns + std::max<int64_t>(nc_max, 1) - 1) / std::max<int64_t>(nc_max, 1);
+  // With few items, balance them: make the item count a multiple of the thread count while
+  // chunks stay at least one GEMM panel wide.
+  if (threads > 1 && per_image * chunks < 8 * threads)
+    while ((per_image * chunks) % threads != 0 && (columns + chunks) / (chunks + 1) >= kGemmNr) ++chunks;
+  t.nc = std::max<int64_t>(1, (columns + chunks - 1) / chunks);
+  if (t.nc < columns) t.nc = (t.nc + kGemmNr - 1) / kGemmNr * kGemmNr;
+  t.n_chunks = (columns + t.nc - 1) / t.nc;
   // Still fewer items than threads: also split the output channels (in whole panels).
   t.m_step = std::max<int64_t>(mg, 1);
   if (threads > 1 && per_image * t.n_chunks < threads) {
@@ -44,6 +45,13 @@ ConvTiling conv_tiling(const WindowGeometry& g, bool pointwise, int num_threads)
   }
   t.m_chunks = (mg + t.m_step - 1) / t.m_step;
   return t;
+}
+
+ConvTiling conv_tiling(const WindowGeometry& g, bool pointwise, int num_threads) {
+  const int64_t k = g.in_channels / g.group * g.kernel_size();
+  // Column chunk: im2col scratch within budget, multiple of the GEMM panel width.
+  const int64_t nc = pointwise ? g.out_size() : std::max<int64_t>(kGemmNr, kIm2colBudget / std::max<int64_t>(k, 1) / kGemmNr * kGemmNr);
+  return make_conv_tiling(g.batch, g.group, g.out_channels / g.group, g.out_size(), nc, num_threads);
 }
 
 ConvTile ConvTiling::tile(int64_t item) const {
@@ -130,6 +138,106 @@ void im2col_chunk(const WindowGeometry& g, const float* x_group, int64_t channel
 
 namespace {
 
+// out[j] = src[j * stride] for j < n (n <= kGemmNr); whole 8-float groups use AVX2 for strides
+// 1 and 2 (the common cases).
+inline void copy_strided(float* out, const float* src, int64_t n, int64_t stride) {
+  int64_t j = 0;
+#if defined(__AVX2__)
+  if (stride == 1) {
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, _mm256_loadu_ps(src + j));
+  } else if (stride == 2) {
+    // hi's lane 7 (src[2j + 15]) is never used and may lie past the input: masked off.
+    const __m256i first7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+    for (; j + 8 <= n; j += 8) {
+      const __m256 lo = _mm256_loadu_ps(src + 2 * j), hi = _mm256_maskload_ps(src + 2 * j + 8, first7);
+      const __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);  // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+      _mm256_storeu_ps(out + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+    }
+  }
+#endif
+  for (; j < n; ++j) out[j] = src[j * stride];
+}
+
+}  // namespace
+
+void im2col_packed(const WindowGeometry& g, const float* x_group, int64_t channels, int64_t n0, int64_t nc,
+                   float* dst) {
+  const int r = g.rank(), last = r - 1;
+  const int64_t ow = g.out_spatial[last], iw = g.in_spatial[last], kw = g.kernel[last];
+  const int64_t sw = g.strides[last], dw = g.dilations[last], pw = g.pads_begin[last];
+  const int64_t in_size = g.in_size(), taps_outer = g.kernel_size() / kw, k_total = channels * taps_outer * kw;
+  const int64_t n_pad = (nc + kGemmNr - 1) / kGemmNr * kGemmNr, tail = n_pad - nc;
+  // Runs of consecutive output columns inside one output row, never crossing a panel.
+  struct Seg {
+    int64_t panel, j0, len, ox0;
+    int64_t start[kMaxSpatialRank];  // window start along the outer dims
+    int64_t in_row = 0;              // input offset of the row for the current outer taps
+    bool inside = false;
+  };
+  thread_local std::vector<Seg> segs;
+  segs.clear();
+  for (int64_t j = 0; j < nc;) {
+    const int64_t pos = n0 + j, ox0 = pos % ow;
+    const int64_t len = std::min({ow - ox0, kGemmNr - j % kGemmNr, nc - j});
+    Seg s{j / kGemmNr, j % kGemmNr, len, ox0, {}, 0, false};
+    int64_t rem = pos / ow;
+    for (int d = last - 1; d >= 0; --d) {
+      s.start[d] = (rem % g.out_spatial[d]) * g.strides[d] - g.pads_begin[d];
+      rem /= g.out_spatial[d];
+    }
+    segs.push_back(s);
+    j += len;
+  }
+  int64_t ko[kMaxSpatialRank] = {};
+  int64_t k = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* xc = x_group + c * in_size;
+    for (int64_t to = 0; to < taps_outer; ++to) {
+      int64_t rem = to;
+      for (int d = last - 1; d >= 0; --d) {
+        ko[d] = rem % g.kernel[d];
+        rem /= g.kernel[d];
+      }
+      for (Seg& s : segs) {
+        s.in_row = 0;
+        s.inside = true;
+        int64_t stride = iw;
+        for (int d = last - 1; d >= 0; --d) {
+          const int64_t p = s.start[d] + ko[d] * g.dilations[d];
+          if (p < 0 || p >= g.in_spatial[d]) s.inside = false;
+          s.in_row += p * stride;
+          stride *= g.in_spatial[d];
+        }
+      }
+      for (int64_t kx = 0; kx < kw; ++kx, ++k) {
+        const int64_t k0 = k / kGemmKc * kGemmKc, kc = std::min(kGemmKc, k_total - k0);
+        float* base = dst + k0 * n_pad + (k - k0) * kGemmNr;
+        const int64_t off = kx * dw - pw;
+        const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        const int64_t hi = iw - 1 - off < 0 ? 0 : std::min(ow, (iw - 1 - off) / sw + 1);
+        for (const Seg& s : segs) {
+          float* out = base + s.panel * kGemmNr * kc + s.j0;
+          const int64_t a = std::clamp(lo, s.ox0, s.ox0 + s.len), b = std::clamp(hi, s.ox0, s.ox0 + s.len);
+          if (!s.inside || a >= b) {
+            for (int64_t j = 0; j < s.len; ++j) out[j] = 0.f;
+            continue;
+          }
+          const float* src = xc + s.in_row + off;
+          for (int64_t ox = s.ox0; ox < a; ++ox) out[ox - s.ox0] = 0.f;
+          copy_strided(out + (a - s.ox0), src + a * sw, b - a, sw);
+          for (int64_t ox = b; ox < s.ox0 + s.len; ++ox) out[ox - s.ox0] = 0.f;
+        }
+        if (tail > 0) {
+          float* out = base + (n_pad / kGemmNr - 1) * kGemmNr * kc + kGemmNr - tail;
+          for (int64_t j = 0; j < tail; ++j) out[j] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
 // One output plane of a 2-D conv with one input channel: y = bias + sum w[ky,kx] * x[...].
 // pad is scratch for the zero-padded input plane.
 void depthwise_plane(const WindowGeometry& g, const float* x, const float* w, float bias, float* y,
@@ -145,18 +253,29 @@ void depthwise_plane(const WindowGeometry& g, const float* x, const float* w, fl
     const int64_t c0 = std::max<int64_t>(0, pl), c1 = std::min(pw, iw + pl);
     if (c1 > c0) std::memcpy(&pad[r * pw + c0], x + yy * iw + (c0 - pl), static_cast<size_t>(c1 - c0) * sizeof(float));
   }
+  // With a column stride, split each padded row into sw phases (columns p, p+sw, ...), so that
+  // tap column ox * sw + kx * dw is entry ox + (kx*dw)/sw of phase (kx*dw)%sw: contiguous reads.
+  const float* rows = pad.data();
+  int64_t row_len = pw, phase_len = pw;
+  if (sw > 1) {
+    thread_local std::vector<float> phases;
+    phase_len = (pw + sw - 1) / sw;
+    row_len = phase_len * sw;
+    phases.assign(static_cast<size_t>(ph * row_len), 0.f);
+    for (int64_t r = 0; r < ph; ++r)
+      for (int64_t col = 0; col < pw; ++col) phases[r * row_len + (col % sw) * phase_len + col / sw] = pad[r * pw + col];
+    rows = phases.data();
+  }
   for (int64_t oy = 0; oy < oh; ++oy) {
     float* yr = y + oy * ow;
     std::fill(yr, yr + ow, 0.f);
     for (int64_t ky = 0; ky < kh; ++ky) {
-      const float* src_row = pad.data() + (oy * sh + ky * dh) * pw;
+      const float* src_row = rows + (oy * sh + ky * dh) * row_len;
       for (int64_t kx = 0; kx < kw; ++kx) {
         const float wv = w[ky * kw + kx];
-        const float* s = src_row + kx * dw;
-        if (sw == 1)
-          for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += wv * s[ox];
-        else
-          for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += wv * s[ox * sw];
+        const int64_t col = kx * dw;
+        const float* s = src_row + (col % sw) * phase_len + col / sw;
+        for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += wv * s[ox];
       }
     }
     for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += bias;
@@ -184,6 +303,89 @@ ConvWeightsF32::ConvWeightsF32(const float* w, const Shape& w_shape, int64_t gro
   for (int64_t gi = 0; gi < group; ++gi) packed_.emplace_back(MatView{raw_.data() + gi * mg * k, k, false}, mg, k);
 }
 
+namespace {
+
+// Stride-1 convolutions of rank 1 or 2 (any kernel, padding, dilation) run as a shifted GEMM:
+// the input is copied once into zero-padded planes of width pw = ow + (kw-1)*dw, and output
+// position (oy, ox) becomes virtual column oy * pw + ox; tap (c, ky, kx) then reads the padded
+// input at a constant offset c * plane + ky*dh * pw + kx*dw from the column, so B needs no
+// im2col and no packing. Virtual columns with ox >= ow are computed and dropped.
+// Used while the dropped columns stay under 1/8 of the work (else im2col_packed is cheaper).
+bool shifted_applicable(const WindowGeometry& g) {
+  if (g.rank() > 2) return false;
+  for (int d = 0; d < g.rank(); ++d)
+    if (g.strides[d] != 1) return false;
+  const int last = g.rank() - 1;
+  const int64_t extra = (g.kernel[last] - 1) * g.dilations[last];
+  return extra * 8 <= g.out_spatial[last] + extra;
+}
+
+constexpr int64_t kShiftedChunk = 512;  // virtual columns per work item (before thread balancing)
+
+void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
+                  int num_threads) {
+  const bool two_d = g.rank() == 2;
+  const int64_t ih = two_d ? g.in_spatial[0] : 1, iw = g.in_spatial[g.rank() - 1];
+  const int64_t oh = two_d ? g.out_spatial[0] : 1, ow = g.out_spatial[g.rank() - 1];
+  const int64_t kh = two_d ? g.kernel[0] : 1, kw = g.kernel[g.rank() - 1];
+  const int64_t dh = two_d ? g.dilations[0] : 1, dw = g.dilations[g.rank() - 1];
+  const int64_t pt = two_d ? g.pads_begin[0] : 0, pl = g.pads_begin[g.rank() - 1];
+  const int64_t ph = oh + (kh - 1) * dh, pw = ow + (kw - 1) * dw, plane = ph * pw;
+  const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group, k = cg * kh * kw;
+  const int64_t image_stride = (g.in_channels * plane + 16 + 15) / 16 * 16;  // 16 floats of slack
+  std::vector<int64_t> offs(static_cast<size_t>(k));
+  for (int64_t c = 0, t = 0; c < cg; ++c)
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) offs[t++] = c * plane + ky * dh * pw + kx * dw;
+  thread_local std::vector<float> padded;  // grows only; every element used is written below
+  if (padded.size() < static_cast<size_t>(g.batch * image_stride)) padded.resize(static_cast<size_t>(g.batch * image_stride));
+  float* pad = padded.data();
+  const int64_t in_size = ih * iw;
+  parallel_items(g.batch * g.in_channels, g.batch * g.in_channels * plane >= 32768 ? num_threads : 1, [&](int64_t p) {
+    const int64_t n = p / g.in_channels, c = p % g.in_channels;
+    float* dst = pad + n * image_stride + c * plane;
+    const float* src = x + p * in_size;
+    const int64_t c0 = std::min(pl, pw), c1 = std::clamp<int64_t>(iw + pl, c0, pw);
+    for (int64_t r = 0; r < ph; ++r) {
+      float* row = dst + r * pw;
+      const int64_t yy = r - pt;
+      if (yy < 0 || yy >= ih) {
+        std::fill(row, row + pw, 0.f);
+        continue;
+      }
+      std::fill(row, row + c0, 0.f);
+      std::memcpy(row + c0, src + yy * iw + (c0 - pl), static_cast<size_t>(c1 - c0) * sizeof(float));
+      std::fill(row + c1, row + pw, 0.f);
+    }
+    if (c == g.in_channels - 1) std::fill(dst + plane, pad + (n + 1) * image_stride, 0.f);
+  });
+  const int64_t nv = (oh - 1) * pw + ow, out_size = oh * ow;
+  const ConvTiling t = make_conv_tiling(g.batch, g.group, mg, nv, kShiftedChunk, num_threads);
+  parallel_items(t.items(), num_threads, [&](int64_t item) {
+    thread_local std::vector<float> tmp;
+    const ConvTile tile = t.tile(item);
+    if (tmp.size() < static_cast<size_t>(tile.mcount * tile.ncount)) tmp.resize(static_cast<size_t>(tile.mcount * tile.ncount));
+    const float* src = pad + tile.image * image_stride + tile.group * cg * plane + tile.n0;
+    sgemm_shifted_st(tile.mcount, tile.ncount, w.packed(tile.group), tile.m0, src, offs.data(), 0.f, tmp.data(),
+                     tile.ncount);
+    // Keep the columns with ox < ow, adding the bias.
+    for (int64_t m = 0; m < tile.mcount; ++m) {
+      const int64_t oc = tile.group * mg + tile.m0 + m;
+      const float bias = b ? b[oc] : 0.f;
+      const float* tr = tmp.data() + m * tile.ncount;
+      float* yr = y + (tile.image * g.out_channels + oc) * out_size;
+      for (int64_t v = tile.n0; v < tile.n0 + tile.ncount;) {
+        const int64_t oy = v / pw, ox = v % pw;
+        const int64_t run = std::min(pw - ox, tile.n0 + tile.ncount - v);
+        for (int64_t j = ox; j < std::min(ow, ox + run); ++j) yr[oy * ow + j] = tr[v - tile.n0 + j - ox] + bias;
+        v += run;
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
               int num_threads) {
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
@@ -191,6 +393,10 @@ void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, 
   if (g.batch == 0 || g.out_channels == 0 || out_size == 0) return;
   if (cg == 1 && g.rank() == 2) {
     conv_depthwise(g, x, w.raw(), b, y, num_threads);
+    return;
+  }
+  if (shifted_applicable(g)) {
+    conv_shifted(g, x, w, b, y, num_threads);
     return;
   }
   const bool pointwise = is_pointwise(g);
@@ -206,13 +412,16 @@ void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, 
       for (int64_t m = 0; m < mcount; ++m) std::fill(yb + m * out_size, yb + m * out_size + ncount, b[grp * mg + m0 + m]);
       beta = 1.f;
     }
-    MatView bv{xg + n0, in_size, false};
-    if (!pointwise) {
-      if (cols.size() < static_cast<size_t>(k * ncount)) cols.resize(static_cast<size_t>(k * ncount));
-      im2col_chunk(g, xg, cg, n0, ncount, cols.data());
-      bv = MatView{cols.data(), ncount, false};
+    const GemmA ga{{}, &w.packed(grp), m0};
+    if (pointwise) {
+      sgemm_st(mcount, ncount, k, 1.f, ga, GemmB{MatView{xg + n0, in_size, false}}, beta, yb, out_size);
+      return;
     }
-    sgemm_st(mcount, ncount, k, 1.f, GemmA{{}, &w.packed(grp), m0}, GemmB{bv}, beta, yb, out_size);
+    const size_t need = static_cast<size_t>(packed_b_size(k, ncount));
+    if (cols.size() < need) cols.resize(need);
+    im2col_packed(g, xg, cg, n0, ncount, cols.data());
+    const PackedB pb = PackedB::borrow(cols.data(), k, ncount);
+    sgemm_st(mcount, ncount, k, 1.f, ga, GemmB{{}, &pb, 0}, beta, yb, out_size);
   });
 }
 

@@ -59,7 +59,16 @@ struct ConvTiling {
   int64_t items() const { return batch * group * m_chunks * n_chunks; }
   ConvTile tile(int64_t item) const;
 };
+// Items over `columns` output columns per (image, group), chunks of at most nc_max columns.
+ConvTiling make_conv_tiling(int64_t batch, int64_t group, int64_t mg, int64_t columns, int64_t nc_max,
+                            int num_threads);
+// The im2col tiling of conv_f32 for g (chunks sized to the im2col scratch budget).
 ConvTiling conv_tiling(const WindowGeometry& g, bool pointwise, int num_threads);
+
+// The same matrix for columns [n0, n0 + nc), written directly in PackedB layout
+// (packed_b_size(channels * taps, nc) floats; see gemm_f32.h).
+void im2col_packed(const WindowGeometry& g, const float* x_group, int64_t channels, int64_t n0, int64_t nc,
+                   float* dst);
 
 // True when the window is 1x1.., stride 1 and unpadded (X itself is the GEMM's right operand).
 bool is_pointwise(const WindowGeometry& g);

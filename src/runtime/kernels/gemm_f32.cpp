@@ -19,9 +19,42 @@ constexpr int64_t kNr = kGemmNr;
 constexpr int64_t kKc = kGemmKc;
 constexpr int64_t kMc = kGemmMc;
 constexpr int64_t kNc = kGemmNc;
+constexpr int64_t kPackSlack = 8;  // spare floats after packed A buffers (see pack_a_rows6)
 static_assert(kMc % kMr == 0 && kNc % kNr == 0, "block sizes must be panel multiples");
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+#ifdef BS_GEMM_AVX2
+// Transposes 8 k-values of 6 rows at a time: dst[k][r] = src[r][k] for k < kc rounded down to 8;
+// returns how many k were done. Each 8-float store spills 2 floats past its 6, which the next
+// store (or the caller's tail, or the next panel) overwrites; buffers keep kPackSlack spare.
+int64_t pack_a_rows6(const float* const* src, int64_t kc, float* dst) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    const __m256 r0 = _mm256_loadu_ps(src[0] + k), r1 = _mm256_loadu_ps(src[1] + k);
+    const __m256 r2 = _mm256_loadu_ps(src[2] + k), r3 = _mm256_loadu_ps(src[3] + k);
+    const __m256 r4 = _mm256_loadu_ps(src[4] + k), r5 = _mm256_loadu_ps(src[5] + k);
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, z, 0x44), s5 = _mm256_shuffle_ps(t4, z, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, z, 0x44), s7 = _mm256_shuffle_ps(t5, z, 0xEE);
+    float* d = dst + k * kMr;
+    _mm256_storeu_ps(d + 0 * kMr, _mm256_permute2f128_ps(s0, s4, 0x20));
+    _mm256_storeu_ps(d + 1 * kMr, _mm256_permute2f128_ps(s1, s5, 0x20));
+    _mm256_storeu_ps(d + 2 * kMr, _mm256_permute2f128_ps(s2, s6, 0x20));
+    _mm256_storeu_ps(d + 3 * kMr, _mm256_permute2f128_ps(s3, s7, 0x20));
+    _mm256_storeu_ps(d + 4 * kMr, _mm256_permute2f128_ps(s0, s4, 0x31));
+    _mm256_storeu_ps(d + 5 * kMr, _mm256_permute2f128_ps(s1, s5, 0x31));
+    _mm256_storeu_ps(d + 6 * kMr, _mm256_permute2f128_ps(s2, s6, 0x31));
+    _mm256_storeu_ps(d + 7 * kMr, _mm256_permute2f128_ps(s3, s7, 0x31));
+  }
+  return k;
+}
+#endif
 
 // Packs rows [i0, i0+mc) x depth [k0, k0+kc) of A into panels of kMr rows: dst[p][k][r].
 void pack_a(const MatView& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* dst) {
@@ -38,7 +71,11 @@ void pack_a(const MatView& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, int
     } else {
       const float* src[kMr];
       for (int64_t r = 0; r < kMr; ++r) src[r] = r < rows ? a.data + (i0 + p + r) * a.ld + k0 : nullptr;
-      for (int64_t k = 0; k < kc; ++k) {
+      int64_t k = 0;
+#ifdef BS_GEMM_AVX2
+      if (rows == kMr) k = pack_a_rows6(src, kc, dst);
+#endif
+      for (; k < kc; ++k) {
         float* d = dst + k * kMr;
         for (int64_t r = 0; r < kMr; ++r) d[r] = r < rows ? src[r][k] : 0.f;
       }
@@ -76,6 +113,18 @@ void pack_b(const MatView& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int
   }
 }
 
+// Row k of a packed B panel (kNr floats per row).
+struct PanelRows {
+  const float* b;
+  const float* row(int64_t k) const { return b + k * kNr; }
+};
+// Row k of the shifted-window B of a stride-1 convolution: src + offs[k].
+struct ShiftedRows {
+  const float* src;
+  const int64_t* offs;
+  const float* row(int64_t k) const { return src + offs[k]; }
+};
+
 #ifdef BS_GEMM_AVX2
 // Lanes [0, n) on, for masked loads/stores of a partial 8-wide vector.
 inline __m256i lane_mask(int64_t n) {
@@ -106,9 +155,11 @@ void store_row(float* c, __m256 acc0, __m256 acc1, int64_t nr, __m256 alpha, __m
   if (nr > 8) _mm256_maskstore_ps(c + 8, m1, epilogue(acc1, c1, alpha, beta, first, beta_zero));
 }
 
-// C tile (mr x nr at c) from a kc x kMr panel of A and a kc x kNr panel of B.
-void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
-                  int64_t nr, float alpha_s, float beta_s, bool first) {
+// C tile (mr x nr at c) from a kc x kMr panel of A and kc rows of 16 B values; b.row(k) gives
+// row k (a packed panel, or a shifted window of a conv input).
+template <class BRows>
+void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr,
+                  float alpha_s, float beta_s, bool first) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -117,8 +168,9 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = _mm256_loadu_ps(b + 8);
+    const float* br = b.row(k);
+    const __m256 b0 = _mm256_loadu_ps(br);
+    const __m256 b1 = _mm256_loadu_ps(br + 8);
     __m256 av = _mm256_broadcast_ss(a);
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);
@@ -138,7 +190,6 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
     c50 = _mm256_fmadd_ps(av, b0, c50);
     c51 = _mm256_fmadd_ps(av, b1, c51);
     a += kMr;
-    b += kNr;
   }
   const __m256 alpha = _mm256_set1_ps(alpha_s), beta = _mm256_set1_ps(beta_s);
   const bool bz = beta_s == 0.f;
@@ -149,20 +200,64 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
   if (mr > 4) store_row(c + 4 * ldc, c40, c41, nr, alpha, beta, first, bz);
   if (mr > 5) store_row(c + 5 * ldc, c50, c51, nr, alpha, beta, first, bz);
 }
+
+// The same for tiles of R < kMr rows (same per-element arithmetic, less wasted work).
+template <int R, class BRows>
+void micro_kernel_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t nr, float alpha_s,
+                       float beta_s, bool first) {
+  __m256 acc0[R], acc1[R];
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* br = b.row(k);
+    const __m256 b0 = _mm256_loadu_ps(br);
+    const __m256 b1 = _mm256_loadu_ps(br + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+    }
+    a += kMr;
+  }
+  const __m256 alpha = _mm256_set1_ps(alpha_s), beta = _mm256_set1_ps(beta_s);
+  for (int r = 0; r < R; ++r) store_row(c + r * ldc, acc0[r], acc1[r], nr, alpha, beta, first, beta_s == 0.f);
+}
+
+template <class BRows>
+void micro(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+           float beta, bool first) {
+  switch (mr) {
+    case 1: micro_kernel_rows<1>(kc, a, b, c, ldc, nr, alpha, beta, first); return;
+    case 2: micro_kernel_rows<2>(kc, a, b, c, ldc, nr, alpha, beta, first); return;
+    case 3: micro_kernel_rows<3>(kc, a, b, c, ldc, nr, alpha, beta, first); return;
+    case 4: micro_kernel_rows<4>(kc, a, b, c, ldc, nr, alpha, beta, first); return;
+    case 5: micro_kernel_rows<5>(kc, a, b, c, ldc, nr, alpha, beta, first); return;
+    default: micro_kernel(kc, a, b, c, ldc, mr, nr, alpha, beta, first); return;
+  }
+}
 #else
 // Portable micro-kernel with the same arithmetic (fma per product, same epilogue).
-void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
-                  int64_t nr, float alpha, float beta, bool first) {
+template <class BRows>
+void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr,
+                  float alpha, float beta, bool first) {
   float acc[kMr][kNr] = {};
-  for (int64_t k = 0; k < kc; ++k, a += kMr, b += kNr)
+  for (int64_t k = 0; k < kc; ++k, a += kMr) {
+    const float* br = b.row(k);
     for (int64_t r = 0; r < kMr; ++r)
-      for (int64_t j = 0; j < kNr; ++j) acc[r][j] = std::fma(a[r], b[j], acc[r][j]);
+      for (int64_t j = 0; j < kNr; ++j) acc[r][j] = std::fma(a[r], br[j], acc[r][j]);
+  }
   for (int64_t r = 0; r < mr; ++r)
     for (int64_t j = 0; j < nr; ++j) {
       float& o = c[r * ldc + j];
       if (first) o = beta == 0.f ? alpha * acc[r][j] : std::fma(alpha, acc[r][j], beta * o);
       else o = std::fma(alpha, acc[r][j], o);
     }
+}
+
+template <class BRows>
+void micro(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+           float beta, bool first) {
+  micro_kernel(kc, a, b, c, ldc, mr, nr, alpha, beta, first);
 }
 #endif
 
@@ -180,7 +275,7 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
 }  // namespace
 
 PackedA::PackedA(MatView a, int64_t m, int64_t k) : m_(m), k_(k), m_pad_(round_up(m, kMr)) {
-  data_.assign(static_cast<size_t>(m_pad_ * k), 0.f);
+  data_.assign(static_cast<size_t>(m_pad_ * k + kPackSlack), 0.f);
   for (int64_t k0 = 0; k0 < k; k0 += kKc) {
     const int64_t kc = std::min(kKc, k - k0);
     pack_a(a, m, 0, m_pad_, k0, kc, data_.data() + k0 * m_pad_);
@@ -200,10 +295,57 @@ PackedB::PackedB(MatView b, int64_t k, int64_t n) : k_(k), n_(n), n_pad_(round_u
   }
 }
 
+PackedB PackedB::borrow(const float* data, int64_t k, int64_t n) {
+  PackedB p;
+  p.k_ = k;
+  p.n_ = n;
+  p.n_pad_ = round_up(n, kNr);
+  p.borrowed_ = data;
+  return p;
+}
+
 const float* PackedB::panel(int64_t k0, int64_t panel_index) const {
   const int64_t kc = std::min(kKc, k_ - k0);
-  return data_.data() + k0 * n_pad_ + panel_index * kNr * kc;
+  return (borrowed_ ? borrowed_ : data_.data()) + k0 * n_pad_ + panel_index * kNr * kc;
 }
+
+#ifdef BS_GEMM_AVX2
+constexpr int64_t kGemvCols = 1024;  // columns of C accumulated at once by gemv_rows
+
+// m <= kMr rows against a plain row-major B, streaming B row by row (no packing): per K block
+// and column chunk, acc[r][j] = fma chain over k from 0, then the micro-kernel's epilogue, so
+// every element is computed exactly as by the micro-kernel.
+void gemv_rows(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const MatView& b, float beta,
+               float* c, int64_t ldc, float* pa, float* acc) {
+  const __m256 alpha_v = _mm256_set1_ps(alpha), beta_v = _mm256_set1_ps(beta);
+  for (int64_t jc = 0; jc < n; jc += kGemvCols) {
+    const int64_t nc = std::min(kGemvCols, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kKc) {
+      const int64_t kc = std::min(kKc, k - pc);
+      const float* ap = a.packed ? a.packed->panel(pc, a.offset / kMr) : pa;
+      if (!a.packed) pack_a(a.view, m, 0, kMr, pc, kc, pa);
+      std::fill(acc, acc + m * kGemvCols, 0.f);
+      for (int64_t q = 0; q < kc; ++q) {
+        const float* brow = b.data + (pc + q) * b.ld + jc;
+        for (int64_t r = 0; r < m; ++r) {
+          const float as = ap[q * kMr + r];
+          const __m256 av = _mm256_set1_ps(as);
+          float* ar = acc + r * kGemvCols;
+          int64_t j = 0;
+          for (; j + 8 <= nc; j += 8) _mm256_storeu_ps(ar + j, _mm256_fmadd_ps(av, _mm256_loadu_ps(brow + j), _mm256_loadu_ps(ar + j)));
+          for (; j < nc; ++j) ar[j] = std::fma(as, brow[j], ar[j]);
+        }
+      }
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t j = 0; j < nc; j += kNr) {
+          const float* ar = acc + r * kGemvCols + j;
+          store_row(c + r * ldc + jc + j, _mm256_loadu_ps(ar), _mm256_loadu_ps(ar + 8), std::min(kNr, nc - j), alpha_v,
+                    beta_v, pc == 0, beta == 0.f);
+        }
+    }
+  }
+}
+#endif
 
 void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const GemmB& b,
               float beta, float* c, int64_t ldc) {
@@ -213,7 +355,13 @@ void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, cons
     return;
   }
   thread_local std::vector<float> buf_a, buf_b;
-  float* pa = a.packed ? nullptr : scratch(buf_a, kMc * kKc);
+#ifdef BS_GEMM_AVX2
+  if (m <= kMr && !b.packed && !b.view.trans) {
+    gemv_rows(m, n, k, alpha, a, b.view, beta, c, ldc, scratch(buf_a, kMr * kKc + kPackSlack), scratch(buf_b, kMr * kGemvCols));
+    return;
+  }
+#endif
+  float* pa = a.packed ? nullptr : scratch(buf_a, kMc * kKc + kPackSlack);
   float* pb = b.packed ? nullptr : scratch(buf_b, kNc * kKc);
   for (int64_t jc = 0; jc < n; jc += kNc) {
     const int64_t nc = std::min(kNc, n - jc);
@@ -228,12 +376,24 @@ void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, cons
           const float* bp = b.packed ? b.packed->panel(pc, (b.offset + jc + jr) / kNr) : pb + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += kMr) {
             const float* ap = a.packed ? a.packed->panel(pc, (a.offset + ic + ir) / kMr) : pa + ir * kc;
-            micro_kernel(kc, ap, bp, c + (ic + ir) * ldc + jc + jr, ldc, std::min(kMr, mc - ir),
+            micro(kc, ap, PanelRows{bp}, c + (ic + ir) * ldc + jc + jr, ldc, std::min(kMr, mc - ir),
                          std::min(kNr, nc - jr), alpha, beta, first);
           }
         }
       }
     }
+  }
+}
+
+void sgemm_shifted_st(int64_t m, int64_t n, const PackedA& a, int64_t a_row0, const float* src,
+                      const int64_t* offs, float beta, float* c, int64_t ldc) {
+  const int64_t k = a.depth();
+  for (int64_t pc = 0; pc < k; pc += kKc) {
+    const int64_t kc = std::min(kKc, k - pc);
+    for (int64_t jr = 0; jr < n; jr += kNr)
+      for (int64_t ir = 0; ir < m; ir += kMr)
+        micro(kc, a.panel(pc, (a_row0 + ir) / kMr), ShiftedRows{src + jr, offs + pc}, c + ir * ldc + jr, ldc,
+                     std::min(kMr, m - ir), std::min(kNr, n - jr), 1.f, beta, pc == 0);
   }
 }
 

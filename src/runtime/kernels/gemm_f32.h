@@ -50,10 +50,14 @@ class PackedA {
 };
 
 // The right operand (K x N) packed for the micro-kernel. Owns its buffer.
+// Either owns its buffer or views one the caller filled in the same layout (borrowed: the
+// caller keeps it alive; see packed_b_index()).
 class PackedB {
  public:
   PackedB() = default;
   PackedB(MatView b, int64_t k, int64_t n);
+  // A view of external packed data (packed_b_size(k, n) floats).
+  static PackedB borrow(const float* data, int64_t k, int64_t n);
   int64_t depth() const { return k_; }
   int64_t cols() const { return n_; }
   const float* panel(int64_t k0, int64_t panel_index) const;
@@ -61,7 +65,16 @@ class PackedB {
  private:
   int64_t k_ = 0, n_ = 0, n_pad_ = 0;
   std::vector<float> data_;
+  const float* borrowed_ = nullptr;
 };
+
+// Floats in a packed B of k x n, and the index of element (row, col) in that layout.
+inline int64_t packed_b_size(int64_t k, int64_t n) { return (n + kGemmNr - 1) / kGemmNr * kGemmNr * k; }
+inline int64_t packed_b_index(int64_t k, int64_t n, int64_t row, int64_t col) {
+  const int64_t n_pad = (n + kGemmNr - 1) / kGemmNr * kGemmNr, k0 = row / kGemmKc * kGemmKc;
+  const int64_t kc = k - k0 < kGemmKc ? k - k0 : kGemmKc;
+  return k0 * n_pad + (col / kGemmNr) * kGemmNr * kc + (row - k0) * kGemmNr + col % kGemmNr;
+}
 
 // One operand: a plain view, or a packed matrix plus the first row (A) / column (B) to use.
 struct GemmA {
@@ -83,6 +96,14 @@ void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, cons
 // sgemm_st for any thread count. Call from outside a parallel region.
 void sgemm(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const GemmB& b,
            float beta, float* c, int64_t ldc, int num_threads);
+
+// The "shifted" GEMM of a stride-1 convolution:
+//   C[i, j] = sum_k A[a_row0 + i, k] * src[j + offs[k]]   (+ beta * C on the first K block)
+// for i < m, j < n: B is never materialised; row k of it is src shifted by offs[k] (offs has
+// a.depth() entries). src must be readable up to index n + 15 + max(offs). Same per-element
+// arithmetic and K blocking as sgemm_st. Single-threaded; a_row0 a multiple of kGemmMr.
+void sgemm_shifted_st(int64_t m, int64_t n, const PackedA& a, int64_t a_row0, const float* src,
+                      const int64_t* offs, float beta, float* c, int64_t ldc);
 
 // Convenience: plain views on both sides.
 inline void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

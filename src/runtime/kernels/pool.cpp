@@ -27,7 +27,7 @@ int64_t axis_count(const WindowGeometry& g, int d, int64_t o, int64_t lo, int64_
 }
 
 // One f32 2-D plane. pad: scratch for the padded plane (pad value -inf for max, 0 for average).
-// inv_count: per output position 1 / divisor (average only).
+// divisor: per output position, the average's divisor (average only).
 void pool_plane_2d(const WindowGeometry& g, PoolKind kind, const float* x, float* y, const float* divisor,
                    std::vector<float>& pad) {
   const int64_t ih = g.in_spatial[0], iw = g.in_spatial[1], oh = g.out_spatial[0], ow = g.out_spatial[1];
@@ -42,24 +42,31 @@ void pool_plane_2d(const WindowGeometry& g, PoolKind kind, const float* x, float
     const int64_t c0 = std::max<int64_t>(0, pl), c1 = std::min(pw, iw + pl);
     if (c1 > c0) std::memcpy(&pad[r * pw + c0], x + yy * iw + (c0 - pl), static_cast<size_t>(c1 - c0) * sizeof(float));
   }
+  // With a column stride, split each padded row into sw phases (columns p, p+sw, ...), so that
+  // tap column ox * sw + kx * dw is entry ox + (kx*dw)/sw of phase (kx*dw)%sw: contiguous reads.
+  const float* rows = pad.data();
+  int64_t row_len = pw, phase_len = pw;
+  if (sw > 1) {
+    thread_local std::vector<float> phases;
+    phase_len = (pw + sw - 1) / sw;
+    row_len = phase_len * sw;
+    phases.assign(static_cast<size_t>(ph * row_len), fill);
+    for (int64_t r = 0; r < ph; ++r)
+      for (int64_t col = 0; col < pw; ++col) phases[r * row_len + (col % sw) * phase_len + col / sw] = pad[r * pw + col];
+    rows = phases.data();
+  }
   for (int64_t oy = 0; oy < oh; ++oy) {
     float* yr = y + oy * ow;
     std::fill(yr, yr + ow, kind == PoolKind::kMax ? std::numeric_limits<float>::lowest() : 0.f);
     for (int64_t ky = 0; ky < kh; ++ky) {
-      const float* src_row = pad.data() + (oy * sh + ky * dh) * pw;
+      const float* src_row = rows + (oy * sh + ky * dh) * row_len;
       for (int64_t kx = 0; kx < kw; ++kx) {
-        const float* s = src_row + kx * dw;
-        if (kind == PoolKind::kMax) {
-          if (sw == 1)
-            for (int64_t ox = 0; ox < ow; ++ox) yr[ox] = s[ox] > yr[ox] ? s[ox] : yr[ox];
-          else
-            for (int64_t ox = 0; ox < ow; ++ox) yr[ox] = s[ox * sw] > yr[ox] ? s[ox * sw] : yr[ox];
-        } else {
-          if (sw == 1)
-            for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += s[ox];
-          else
-            for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += s[ox * sw];
-        }
+        const int64_t col = kx * dw;
+        const float* s = src_row + (col % sw) * phase_len + col / sw;
+        if (kind == PoolKind::kMax)
+          for (int64_t ox = 0; ox < ow; ++ox) yr[ox] = s[ox] > yr[ox] ? s[ox] : yr[ox];
+        else
+          for (int64_t ox = 0; ox < ow; ++ox) yr[ox] += s[ox];
       }
     }
     if (kind == PoolKind::kAverage)

@@ -1,0 +1,62 @@
+// PassRecord and PassContext.
+#include "bitsmith/passes/pass.h"
+
+namespace bitsmith {
+namespace {
+
+std::string node_label(const Node& node, size_t node_index) {
+  return node.name.empty() ? "#" + std::to_string(node_index) : node.name;
+}
+
+// SplitMix64 finalizer: spreads (seed, step, name) into a well-mixed RNG seed.
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return h;
+}
+
+}  // namespace
+
+void PassRecord::touch(const Node& node, size_t node_index, std::string action) {
+  touched.push_back({node_label(node, node_index), qualified_op(node), std::move(action)});
+}
+
+void PassRecord::skip(const Node& node, size_t node_index, std::string reason) {
+  skipped.push_back({node_label(node, node_index), qualified_op(node), std::move(reason)});
+}
+
+int64_t PassRecord::counter(const std::string& name) const {
+  auto it = counters.find(name);
+  return it == counters.end() ? 0 : it->second;
+}
+
+nlohmann::json PassRecord::to_json() const {
+  nlohmann::json j = {{"pass", pass}, {"options", options}, {"scope", scope}, {"wall_ms", wall_ms}};
+  j["counters"] = nlohmann::json::object();
+  for (const auto& [k, v] : counters) j["counters"][k] = v;
+  j["touched"] = nlohmann::json::array();
+  for (const NodeAction& a : touched) j["touched"].push_back({{"node", a.node}, {"op", a.op}, {"action", a.action}});
+  j["skipped"] = nlohmann::json::array();
+  for (const NodeSkip& s : skipped) j["skipped"].push_back({{"node", s.node}, {"op", s.op}, {"reason", s.reason}});
+  j["notes"] = notes;
+  return j;
+}
+
+PassContext::PassContext(uint64_t seed, int num_threads)
+    : seed_(seed), num_threads_(num_threads), rng_(mix64(seed)) {}
+
+void PassContext::begin_pass(std::string_view pass_name, size_t step_index, Scope scope) {
+  record_ = PassRecord{};
+  record_.pass = std::string(pass_name);
+  scope_ = std::move(scope);
+  rng_.seed(mix64(seed_ ^ mix64(step_index) ^ fnv1a(pass_name)));
+}
+
+}  // namespace bitsmith
