@@ -2,6 +2,7 @@
 # Installs what bitsmith needs to build and test, from Debian 12 packages (idempotent: does
 # nothing when everything is already installed). Run as root or with sudo available.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ccache pkg-config
@@ -24,4 +25,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# ONNX Runtime for the interop tests (development only; never a runtime dependency of bitsmith).
+# onnxruntime-node's own install script downloads GPU libraries and fails offline, hence
+# --ignore-scripts: the CPU build ships inside the package.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "installing: nodejs npm" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >&2
+fi
+if [ ! -f node_modules/onnxruntime-node/package.json ]; then
+  echo "installing: onnxruntime-node (npm ci --ignore-scripts)" >&2
+  npm ci --ignore-scripts --no-audit --no-fund >&2
 fi

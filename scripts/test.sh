@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
 scripts/install-deps.sh
+# Object files are cached by ccache (when installed); a base dir makes the cache hit across
+# clones of the repository in other folders.
+export CCACHE_BASEDIR="$PWD"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 ctest --preset "$preset" --output-on-failure -j2

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "bitsmith/ir/shape_inference.h"
 #include "bitsmith/runtime/kernel.h"
 #include "bitsmith/runtime/kernel_registry.h"
 #include "runtime/executor_feeds.h"
@@ -224,6 +225,11 @@ Status CpuExecutor::load(const Model& model) {
   opsets_ = model.opset_imports;
   graph_ = model.graph;
   BS_TRY(check_supported());
+  // Static shape inference: a model whose shapes contradict each other is refused at load,
+  // naming the node, rather than failing inside a kernel at run time.
+  ShapeInferenceOptions sopt;
+  sopt.dynamic_batch = options_.dynamic_batch;
+  BS_TRY(infer_shapes(model, sopt).status());
   BS_TRY(fold_constant_nodes());
   BS_TRY(assign_slots());
   BS_TRY(create_steps());

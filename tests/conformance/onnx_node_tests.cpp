@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bitsmith/io/onnx.h"
+#include "bitsmith/ir/shape_inference.h"
 #include "bitsmith/runtime/executor.h"
 #include "bitsmith/runtime/kernel_registry.h"
 #include "tensor_compare.h"
@@ -171,8 +172,40 @@ Tensor bf16_from_u16_bits(Tensor t, DType declared) {
   return Tensor::view(DType::kBF16, t.shape(), t.storage(), data, t.name());
 }
 
+// Outputs whose inferred dtype and shape were checked against the run (see below).
+int64_t g_shape_checks = 0;
+
+// Static shape inference, given the feeds' shapes, must agree with every output it claims to
+// know (dtype and every dim). "" when it does.
+std::string check_inferred_shapes(const Model& model, const NamedTensors& feeds, const std::vector<Tensor>& outs) {
+  ShapeInferenceOptions sopt;
+  for (const auto& [name, t] : feeds) sopt.input_shapes.emplace_back(name, t.shape());
+  auto inferred = infer_shapes(model, sopt);
+  if (!inferred.is_ok()) return "shape inference: " + inferred.status().message();
+  for (size_t k = 0; k < outs.size() && k < model.graph.outputs.size(); ++k) {
+    auto it = inferred->types.find(model.graph.outputs[k].name);
+    if (it == inferred->types.end()) continue;
+    const TypeInfo& t = it->second;
+    if (t.elem_type != DType::kUndefined && t.elem_type != outs[k].dtype())
+      return "shape inference: output " + std::to_string(k) + " inferred dtype " + std::string(dtype_name(t.elem_type)) +
+             ", ran " + std::string(dtype_name(outs[k].dtype()));
+    if (!t.has_shape) continue;
+    bool mismatch = t.dims.size() != outs[k].shape().size();
+    for (size_t d = 0; !mismatch && d < t.dims.size(); ++d)
+      mismatch = t.dims[d].has_value() && t.dims[d].value != outs[k].shape()[d];
+    if (mismatch) {
+      std::string dims;
+      for (const Dim& d : t.dims) dims += (dims.empty() ? "" : ",") + (d.has_value() ? std::to_string(d.value) : "?");
+      return "shape inference: output " + std::to_string(k) + " inferred [" + dims + "], ran " +
+             shape_str(outs[k].shape());
+    }
+    ++g_shape_checks;
+  }
+  return "";
+}
+
 // Runs one data set; "" when it matches, else the failure reason.
-std::string run_data_set(Executor& exec, const fs::path& set_dir, const Options& opt) {
+std::string run_data_set(const Model& model, Executor& exec, const fs::path& set_dir, const Options& opt) {
   const std::string set_name = set_dir.filename().string();
   const size_t n_in = count_files(set_dir, "input_");
   if (n_in != exec.inputs().size())
@@ -186,6 +219,7 @@ std::string run_data_set(Executor& exec, const fs::path& set_dir, const Options&
   }
   auto outs = exec.run(feeds);
   if (!outs.is_ok()) return set_name + ": run: " + outs.status().message();
+  if (std::string bad = check_inferred_shapes(model, feeds, *outs); !bad.empty()) return set_name + ": " + bad;
   const size_t n_out = count_files(set_dir, "output_");
   if (n_out != outs->size())
     return set_name + ": " + std::to_string(outs->size()) + " outputs, " + std::to_string(n_out) + " expected";
@@ -236,7 +270,7 @@ CaseResult run_case(const fs::path& case_dir, const Options& opt, const std::map
     return res;
   }
   for (const fs::path& set : data_sets(case_dir)) {
-    res.reason = run_data_set(**exec, set, opt);
+    res.reason = run_data_set(*model, **exec, set, opt);
     if (!res.reason.empty()) return res;
   }
   res.outcome = Outcome::kPass;
@@ -305,6 +339,7 @@ int run_all(const Options& opt) {
     for (const auto& [name, reason] : skips)
       if (!seen.count(name)) std::printf("note: skips.txt names '%s', which is not a case\n", name.c_str());
   print_table(table);
+  std::printf("shape inference agreed with the run on %lld outputs\n", static_cast<long long>(g_shape_checks));
   int failed = 0;
   for (const auto& [op, row] : table) failed += row.fail;
   return failed ? 1 : 0;

@@ -25,6 +25,7 @@ struct OpRun {
   std::vector<bool> constant;         // per input: pass it as an initializer (default: no)
   size_t num_outputs = 1;
   int64_t opset = 17;
+  std::string domain;                 // "" = ai.onnx
 };
 
 // Runs the kernel; the Status names the node on failure.
@@ -33,6 +34,7 @@ inline Expected<std::vector<Tensor>> run_op(const OpRun& r, int threads) {
   Node node;
   node.name = "test_" + r.op;
   node.op_type = r.op;
+  node.domain = r.domain;
   node.attributes = r.attrs;
   std::vector<const Tensor*> ptrs;
   for (size_t i = 0; i < r.inputs.size(); ++i) {
@@ -46,7 +48,7 @@ inline Expected<std::vector<Tensor>> run_op(const OpRun& r, int threads) {
     }
   }
   for (size_t i = 0; i < r.num_outputs; ++i) node.outputs.push_back("out" + std::to_string(i));
-  const KernelEntry* entry = find_kernel("", r.op, r.opset);
+  const KernelEntry* entry = find_kernel(r.domain, r.op, r.opset);
   if (!entry) return unsupported("no kernel for " + r.op + " at opset " + std::to_string(r.opset));
   KernelInfo info{node, graph, r.opset};
   BS_ASSIGN_OR_RETURN(auto kernel, entry->factory(info));

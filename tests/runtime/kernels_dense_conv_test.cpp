@@ -86,6 +86,8 @@ TEST(DenseConv, MatchesReferenceOnAwkwardShapes) {
       {"pointwise", {2, 16, 7, 7}, {13, 16, 1, 1}, {}, {}, {}},
       {"pointwise stride2", {1, 8, 9, 9}, {12, 8, 1, 1}, {2, 2}, {}, {}},
       {"1d", {1, 3, 127}, {4, 3, 5}, {2}, {1, 3}, {}},
+      {"1d stride1 dilated (shifted)", {2, 3, 100}, {4, 3, 3}, {}, {2, 1}, {3}},
+      {"2d dilated wide (shifted)", {1, 5, 9, 60}, {7, 5, 3, 3}, {}, {2, 0, 1, 3}, {2, 2}},
       {"3d", {1, 2, 5, 6, 7}, {3, 2, 3, 3, 3}, {}, {1, 1, 1, 1, 1, 1}, {}},
       {"deep K (3 blocks)", {1, 67, 12, 11}, {70, 67, 3, 3}, {}, {1, 1, 1, 1}, {}},
       {"many columns", {1, 5, 61, 67}, {7, 5, 3, 3}, {}, {1, 1, 1, 1}, {}},
@@ -137,6 +139,49 @@ TEST(DenseConv, Float16ComputesInF32) {
   ASSERT_EQ(yh.dtype(), DType::kF16);
   for (int64_t i = 0; i < yh.numel(); ++i)
     EXPECT_EQ(yh.data<uint16_t>()[i], f32_to_f16((*full)[0].data<float>()[i])) << "index " << i;
+}
+
+// com.microsoft FusedConv: act(conv + B + Z) on each conv path (depthwise, shifted, im2col,
+// pointwise) equals the reference conv followed by the same maths.
+TEST(DenseFusedConv, MatchesConvThenActivation) {
+  struct Act {
+    std::string name;
+    std::vector<float> params;
+    float (*fn)(float, const std::vector<float>&);
+  };
+  const std::vector<Act> acts = {
+      {"Relu", {}, [](float v, const std::vector<float>&) { return v > 0.f ? v : 0.f; }},
+      {"LeakyRelu", {0.1f}, [](float v, const std::vector<float>& p) { return v >= 0.f ? v : v * p[0]; }},
+      {"Clip", {-0.5f, 0.7f}, [](float v, const std::vector<float>& p) { return std::min(std::max(v, p[0]), p[1]); }},
+      {"Sigmoid", {}, [](float v, const std::vector<float>&) { return 1.f / (1.f + std::exp(-v)); }},
+      {"Tanh", {}, [](float v, const std::vector<float>&) { return std::tanh(v); }},
+      {"HardSigmoid", {0.3f, 0.4f}, [](float v, const std::vector<float>& p) { return std::max(0.f, std::min(1.f, p[0] * v + p[1])); }},
+  };
+  const std::vector<ConvCase> cases = {
+      {"depthwise", {1, 4, 9, 8}, {4, 1, 3, 3}, {2, 1}, {1, 1, 1, 1}, {}, 4},
+      {"shifted", {1, 3, 13, 15}, {5, 3, 3, 3}, {}, {1, 1, 1, 1}, {}},
+      {"im2col", {2, 4, 7, 9}, {6, 4, 3, 2}, {2, 2}, {0, 1, 2, 0}, {}},
+      {"pointwise", {1, 8, 5, 7}, {7, 8, 1, 1}, {}, {}, {}},
+  };
+  uint32_t seed = 800;
+  for (const ConvCase& c : cases)
+    for (const Act& act : acts)
+      for (bool with_z : {false, true}) {
+        seed += 3;
+        const Tensor x = random_tensor(c.x, seed), w = random_tensor(c.w, seed + 1), b = random_tensor({c.w[0]}, seed + 2);
+        Tensor want = reference(c, false, x, w, b);
+        const Tensor z = with_z ? random_tensor(want.shape(), seed + 3) : Tensor();
+        float* wd = want.mutable_data<float>();
+        for (int64_t i = 0; i < want.numel(); ++i) wd[i] = act.fn(wd[i] + (with_z ? z.data<float>()[i] : 0.f), act.params);
+        std::vector<Attribute> attrs = conv_attrs(c);
+        attrs.push_back(Attribute::make_string("activation", act.name));
+        if (!act.params.empty()) attrs.push_back(Attribute::make_floats("activation_params", act.params));
+        OpRun r{"FusedConv", {x, w, b, z}, attrs, {false, true, true, false}, 1, 1, "com.microsoft"};
+        const std::string what = "FusedConv " + act.name + (with_z ? "+Z " : " ") + c.name;
+        const auto out = run_op_all_threads(r, what);
+        const int64_t k = shape_numel(c.w) / c.w[0];
+        if (!out.empty()) expect_close(out[0], want, 1e-5 * std::sqrt(static_cast<double>(k)) * 4 + 1e-5, what);
+      }
 }
 
 TEST(DenseConv, BadShapesAreErrorsNamingTheNode) {

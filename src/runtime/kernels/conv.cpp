@@ -1,6 +1,7 @@
 // Conv (ONNX opsets 1..): f32 through conv_f32 (f16/bf16 widened to f32), f64 through the
 // reference kernel. Constant weights are packed once when the kernel is created.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 
@@ -283,7 +284,7 @@ void depthwise_plane(const WindowGeometry& g, const float* x, const float* w, fl
 }
 
 void conv_depthwise(const WindowGeometry& g, const float* x, const float* w, const float* b, float* y,
-                    int num_threads) {
+                    int num_threads, const ConvEpilogue& ep) {
   const int64_t mg = g.out_channels / g.group, in_size = g.in_size(), out_size = g.out_size();
   const int64_t taps = g.kernel_size();
   parallel_items(g.batch * g.out_channels, num_threads, [&](int64_t item) {
@@ -291,6 +292,7 @@ void conv_depthwise(const WindowGeometry& g, const float* x, const float* w, con
     const int64_t n = item / g.out_channels, m = item % g.out_channels, c = m / mg;
     depthwise_plane(g, x + (n * g.in_channels + c) * in_size, w + m * taps, b ? b[m] : 0.f,
                     y + item * out_size, pad);
+    if (ep.active()) ep.apply(y + item * out_size, ep.z ? ep.z + item * out_size : nullptr, out_size);
   });
 }
 
@@ -320,10 +322,11 @@ bool shifted_applicable(const WindowGeometry& g) {
   return extra * 8 <= g.out_spatial[last] + extra;
 }
 
-constexpr int64_t kShiftedChunk = 512;  // virtual columns per work item (before thread balancing)
+constexpr int64_t kShiftedChunk = 512;            // virtual columns per work item (before balancing)
+constexpr size_t kPadCacheFloats = size_t{2} << 20;  // padded inputs up to 8 MB reuse a per-thread buffer
 
 void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
-                  int num_threads) {
+                  int num_threads, const ConvEpilogue& ep) {
   const bool two_d = g.rank() == 2;
   const int64_t ih = two_d ? g.in_spatial[0] : 1, iw = g.in_spatial[g.rank() - 1];
   const int64_t oh = two_d ? g.out_spatial[0] : 1, ow = g.out_spatial[g.rank() - 1];
@@ -337,9 +340,19 @@ void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32&
   for (int64_t c = 0, t = 0; c < cg; ++c)
     for (int64_t ky = 0; ky < kh; ++ky)
       for (int64_t kx = 0; kx < kw; ++kx) offs[t++] = c * plane + ky * dh * pw + kx * dw;
-  thread_local std::vector<float> padded;  // grows only; every element used is written below
-  if (padded.size() < static_cast<size_t>(g.batch * image_stride)) padded.resize(static_cast<size_t>(g.batch * image_stride));
-  float* pad = padded.data();
+  // Every element used is written below. Small buffers are cached per thread (they only grow);
+  // large ones (big batches) are allocated per call so they are not held after the run.
+  const size_t pad_floats = static_cast<size_t>(g.batch * image_stride);
+  thread_local std::vector<float> cached;
+  std::unique_ptr<float[]> large;
+  float* pad = nullptr;
+  if (pad_floats <= kPadCacheFloats) {
+    if (cached.size() < pad_floats) cached.resize(pad_floats);
+    pad = cached.data();
+  } else {
+    large.reset(new float[pad_floats]);
+    pad = large.get();
+  }
   const int64_t in_size = ih * iw;
   parallel_items(g.batch * g.in_channels, g.batch * g.in_channels * plane >= 32768 ? num_threads : 1, [&](int64_t p) {
     const int64_t n = p / g.in_channels, c = p % g.in_channels;
@@ -377,7 +390,12 @@ void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32&
       for (int64_t v = tile.n0; v < tile.n0 + tile.ncount;) {
         const int64_t oy = v / pw, ox = v % pw;
         const int64_t run = std::min(pw - ox, tile.n0 + tile.ncount - v);
-        for (int64_t j = ox; j < std::min(ow, ox + run); ++j) yr[oy * ow + j] = tr[v - tile.n0 + j - ox] + bias;
+        const int64_t end = std::min(ow, ox + run);
+        for (int64_t j = ox; j < end; ++j) yr[oy * ow + j] = tr[v - tile.n0 + j - ox] + bias;
+        if (ep.active() && end > ox) {
+          const int64_t at = (tile.image * g.out_channels + oc) * out_size + oy * ow + ox;
+          ep.apply(y + at, ep.z ? ep.z + at : nullptr, end - ox);
+        }
         v += run;
       }
     }
@@ -386,17 +404,43 @@ void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32&
 
 }  // namespace
 
+void ConvEpilogue::apply(float* y_part, const float* z_part, int64_t n) const {
+  if (z_part)
+    for (int64_t i = 0; i < n; ++i) y_part[i] += z_part[i];
+  switch (act) {
+    case Act::kNone: break;
+    case Act::kRelu:
+      for (int64_t i = 0; i < n; ++i) y_part[i] = y_part[i] > 0.f ? y_part[i] : 0.f;
+      break;
+    case Act::kLeakyRelu:
+      for (int64_t i = 0; i < n; ++i) y_part[i] = y_part[i] >= 0.f ? y_part[i] : y_part[i] * p0;
+      break;
+    case Act::kClip:
+      for (int64_t i = 0; i < n; ++i) y_part[i] = std::min(std::max(y_part[i], p0), p1);
+      break;
+    case Act::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) y_part[i] = 1.f / (1.f + std::exp(-y_part[i]));
+      break;
+    case Act::kTanh:
+      for (int64_t i = 0; i < n; ++i) y_part[i] = std::tanh(y_part[i]);
+      break;
+    case Act::kHardSigmoid:
+      for (int64_t i = 0; i < n; ++i) y_part[i] = std::max(0.f, std::min(1.f, p0 * y_part[i] + p1));
+      break;
+  }
+}
+
 void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
-              int num_threads) {
+              int num_threads, const ConvEpilogue& ep) {
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   const int64_t out_size = g.out_size(), in_size = g.in_size(), k = cg * g.kernel_size();
   if (g.batch == 0 || g.out_channels == 0 || out_size == 0) return;
   if (cg == 1 && g.rank() == 2) {
-    conv_depthwise(g, x, w.raw(), b, y, num_threads);
+    conv_depthwise(g, x, w.raw(), b, y, num_threads, ep);
     return;
   }
   if (shifted_applicable(g)) {
-    conv_shifted(g, x, w, b, y, num_threads);
+    conv_shifted(g, x, w, b, y, num_threads, ep);
     return;
   }
   const bool pointwise = is_pointwise(g);
@@ -415,13 +459,18 @@ void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, 
     const GemmA ga{{}, &w.packed(grp), m0};
     if (pointwise) {
       sgemm_st(mcount, ncount, k, 1.f, ga, GemmB{MatView{xg + n0, in_size, false}}, beta, yb, out_size);
-      return;
+    } else {
+      const size_t need = static_cast<size_t>(packed_b_size(k, ncount));
+      if (cols.size() < need) cols.resize(need);
+      im2col_packed(g, xg, cg, n0, ncount, cols.data());
+      const PackedB pb = PackedB::borrow(cols.data(), k, ncount);
+      sgemm_st(mcount, ncount, k, 1.f, ga, GemmB{{}, &pb, 0}, beta, yb, out_size);
     }
-    const size_t need = static_cast<size_t>(packed_b_size(k, ncount));
-    if (cols.size() < need) cols.resize(need);
-    im2col_packed(g, xg, cg, n0, ncount, cols.data());
-    const PackedB pb = PackedB::borrow(cols.data(), k, ncount);
-    sgemm_st(mcount, ncount, k, 1.f, ga, GemmB{{}, &pb, 0}, beta, yb, out_size);
+    if (ep.active())
+      for (int64_t m = 0; m < mcount; ++m) {
+        const int64_t at = (n * g.out_channels + grp * mg + m0 + m) * out_size + n0;
+        ep.apply(y + at, ep.z ? ep.z + at : nullptr, ncount);
+      }
   });
 }
 
@@ -429,7 +478,9 @@ namespace {
 
 class ConvKernel final : public OpKernel {
  public:
-  explicit ConvKernel(WindowAttrs attrs) : attrs_(std::move(attrs)) {}
+  // fused: com.microsoft FusedConv (input 3 = Z, then the activation in `epilogue`).
+  ConvKernel(WindowAttrs attrs, bool fused, ConvEpilogue epilogue)
+      : attrs_(std::move(attrs)), fused_(fused), epilogue_(epilogue) {}
 
   // Packs a constant f32/f16/bf16 weight once.
   void prepack(const Tensor& w) {
@@ -448,6 +499,13 @@ class ConvKernel final : public OpKernel {
     BS_ASSIGN_OR_RETURN(WindowGeometry g, conv_geometry(attrs_, x->shape(), w->shape(), ctx.node));
     if (b && (b->rank() != 1 || b->dim(0) != g.out_channels))
       return ctx.error("B has shape " + shape_str(b->shape()) + ", expected [" + std::to_string(g.out_channels) + "]");
+    const Tensor* z = fused_ ? ctx.input(3) : nullptr;
+    if (z) {
+      BS_TRY(expect_dtype(ctx, *z, x->dtype(), "Z"));
+      if (z->shape() != g.out_shape())
+        return ctx.error("Z has shape " + shape_str(z->shape()) + ", expected the output shape " + shape_str(g.out_shape()));
+    }
+    if (fused_ && x->dtype() == DType::kF64) return ctx.unsupported_error("FusedConv on f64 is not supported");
     Tensor y(x->dtype(), g.out_shape());
     if (x->dtype() == DType::kF64) {
       ref::conv<double>(g, x->data<double>(), w->data<double>(), b ? b->data<double>() : nullptr, y.mutable_data<double>());
@@ -460,7 +518,10 @@ class ConvKernel final : public OpKernel {
       const Tensor xf = as_f32(*x);
       const Tensor bf = b ? as_f32(*b) : Tensor();
       Tensor yf = x->dtype() == DType::kF32 ? y : Tensor(DType::kF32, y.shape());
-      conv_f32(g, xf.data<float>(), *packed, b ? bf.data<float>() : nullptr, yf.mutable_data<float>(), ctx.num_threads);
+      const Tensor zf = z ? as_f32(*z) : Tensor();
+      ConvEpilogue ep = epilogue_;
+      ep.z = z ? zf.data<float>() : nullptr;
+      conv_f32(g, xf.data<float>(), *packed, b ? bf.data<float>() : nullptr, yf.mutable_data<float>(), ctx.num_threads, ep);
       if (x->dtype() != DType::kF32) y = narrow_from_f32(yf, x->dtype());
     }
     ctx.outputs[0] = std::move(y);
@@ -469,16 +530,47 @@ class ConvKernel final : public OpKernel {
 
  private:
   WindowAttrs attrs_;
+  bool fused_;
+  ConvEpilogue epilogue_;
   std::shared_ptr<const ConvWeightsF32> packed_;
 };
 
-}  // namespace
+// FusedConv's activation attribute (ONNX Runtime's contrib op) as an epilogue.
+Expected<ConvEpilogue> parse_fused_activation(const Node& node) {
+  ConvEpilogue ep;
+  const std::string act = node.attr_string("activation", "");
+  const std::vector<float> params = node.attr_floats("activation_params");
+  const auto param = [&](size_t i, float dflt) { return i < params.size() ? params[i] : dflt; };
+  using Act = ConvEpilogue::Act;
+  if (act.empty()) ep.act = Act::kNone;
+  else if (act == "Relu") ep.act = Act::kRelu;
+  else if (act == "LeakyRelu") ep = ConvEpilogue{Act::kLeakyRelu, param(0, 0.01f), 0.f, nullptr};
+  else if (act == "Clip") ep = ConvEpilogue{Act::kClip, param(0, -3.4028235e38f), param(1, 3.4028235e38f), nullptr};
+  else if (act == "Sigmoid") ep.act = Act::kSigmoid;
+  else if (act == "Tanh") ep.act = Act::kTanh;
+  else if (act == "HardSigmoid") ep = ConvEpilogue{Act::kHardSigmoid, param(0, 0.2f), param(1, 0.5f), nullptr};
+  else
+    return unsupported(node.describe() + ": activation \"" + act +
+                       "\" is not one of [Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid]");
+  return ep;
+}
 
-Expected<std::unique_ptr<OpKernel>> make_conv(const KernelInfo& info) {
+Expected<std::unique_ptr<OpKernel>> make_conv_kernel(const KernelInfo& info, bool fused) {
   BS_ASSIGN_OR_RETURN(WindowAttrs attrs, parse_window_attrs(info.node));
-  auto kernel = std::make_unique<ConvKernel>(std::move(attrs));
+  ConvEpilogue ep;
+  if (fused) {
+    BS_ASSIGN_OR_RETURN(ep, parse_fused_activation(info.node));
+  }
+  auto kernel = std::make_unique<ConvKernel>(std::move(attrs), fused, ep);
   if (const Tensor* w = info.constant_input(1); w && is_dense_float(w->dtype())) kernel->prepack(*w);
   return std::unique_ptr<OpKernel>(std::move(kernel));
 }
+
+}  // namespace
+
+Expected<std::unique_ptr<OpKernel>> make_conv(const KernelInfo& info) { return make_conv_kernel(info, false); }
+
+// com.microsoft FusedConv: Y = activation(Conv(X, W, B) + Z), Z optional.
+Expected<std::unique_ptr<OpKernel>> make_fused_conv(const KernelInfo& info) { return make_conv_kernel(info, true); }
 
 }  // namespace bitsmith::kernels

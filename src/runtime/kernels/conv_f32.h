@@ -1,11 +1,17 @@
-// Fast f32 convolution (the Conv kernel's engine), exposed for tests and benchmarks.
+// Fast f32 convolution (the Conv / FusedConv kernels' engine), exposed for tests and benchmarks.
 //
-// Strategy per (image, group): a direct kernel for depthwise 2-D (one input channel per output
-// channel); otherwise a GEMM  Y_g[M/g, out] = W_g[M/g, K] * cols[K, out]  with K = C/g * taps,
-// where cols is X itself for 1x1 / stride 1 / no padding, or an im2col of a chunk of output
-// columns (sized to stay in L2). Work items (image, group, row block, column chunk) are spread
-// over the threads; each output element is computed by exactly one item with the GEMM's fixed
-// reduction order, so results are bit-identical for any thread count.
+// Strategy per (image, group), all on the packed weights W_g [M/g, K], K = C/g * taps:
+//  - depthwise 2-D (one input channel per output channel): a direct kernel over zero-padded
+//    planes, vectorized along the output row (strided rows split into phases first);
+//  - stride-1 rank-1/2 convs whose dropped columns stay under 1/8: a "shifted" GEMM over a
+//    zero-padded copy of X, where tap (c, ky, kx) is a constant offset (no im2col, no packing;
+//    see sgemm_shifted_st);
+//  - 1x1 / stride 1 / unpadded: X itself is the GEMM's B;
+//  - otherwise: im2col of an L2-sized chunk of output columns written straight into the GEMM's
+//    packed-B layout (im2col_packed), then the packed GEMM.
+// Work items (image, group, row block, column chunk) are spread over the threads; each output
+// element is computed by exactly one item with a fixed reduction order, and the path choice
+// never depends on the thread count, so results are bit-identical for any thread count.
 #pragma once
 
 #include <cstdint>
@@ -34,10 +40,22 @@ class ConvWeightsF32 {
   std::vector<PackedA> packed_;
 };
 
-// y [N, M, out...] = conv(x, w) + b (b [M] or null). g must come from conv_geometry() for these
-// shapes and w.group() == g.group.
+// Work applied to each output block while it is still in cache (com.microsoft FusedConv):
+//   y = act(conv + b + z)
+struct ConvEpilogue {
+  enum class Act { kNone, kRelu, kLeakyRelu, kClip, kSigmoid, kTanh, kHardSigmoid };
+  Act act = Act::kNone;
+  float p0 = 0.f, p1 = 0.f;  // LeakyRelu: alpha; Clip: min, max; HardSigmoid: alpha, beta
+  const float* z = nullptr;  // null, or a tensor shaped like y added before the activation
+  bool active() const { return act != Act::kNone || z != nullptr; }
+  // y[i] = act(y[i] + z[i]) for i < n (z_part may be null).
+  void apply(float* y_part, const float* z_part, int64_t n) const;
+};
+
+// y [N, M, out...] = conv(x, w) + b (b [M] or null), then the epilogue. g must come from
+// conv_geometry() for these shapes and w.group() == g.group.
 void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
-              int num_threads);
+              int num_threads, const ConvEpilogue& epilogue = {});
 
 // cols[k][j] = input value for kernel row k = (channel, taps...) of one group at output position
 // n0 + j (flat over out_spatial), j in [0, nc); 0 for padding taps. x_group points at the group's

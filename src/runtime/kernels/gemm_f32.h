@@ -10,9 +10,15 @@
 // summed in k order with FMA starting from 0; blocks are added to C in k order. So any split of
 // the output between threads gives the same bytes.
 //
+// Per block, the epilogue is: first block C = alpha*acc (beta == 0) or fma(alpha, acc, beta*C);
+// later blocks C = fma(alpha, acc, C). Every code path below (6-row and R-row micro-kernels,
+// the few-row path that streams B in place, the shifted conv GEMM) follows this exactly, which
+// the tests check by splitting M and N every way.
+//
 // Micro-kernel: kMr x kNr = 6 x 16 tile (12 ymm accumulators). Packed A holds, per K block, the
 // rows in panels of kMr (each panel kc x kMr, zero-padded past M); packed B holds, per K block,
-// the columns in panels of kNr (kc x kNr, zero-padded past N).
+// the columns in panels of kNr (kc x kNr, zero-padded past N). Without AVX2/FMA a portable
+// micro-kernel with the same arithmetic (std::fma) is used.
 #pragma once
 
 #include <cstdint>
