@@ -4,6 +4,7 @@
 //
 //   node scripts/ort_run.js MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR
 //                           [--opt-level all|extended|basic|disabled] [--threads N]
+//                           [--config KEY=VALUE ...]
 //
 // --input: NAME may be left out ("--input FILE.npy") when the model has exactly one input.
 //          Every model input must be given.
@@ -12,6 +13,8 @@
 // --opt-level: ORT graph optimization level (default all).
 // --threads: intra-op threads (default 1; 0 lets ORT choose). Inter-op threads are 1 and the
 //          execution mode is sequential.
+// --config: a session configuration entry, e.g. session.qdq_matmulnbits_accuracy_level=0
+//          (repeatable; passed through SessionOptions.extra).
 // Prints one JSON object on stdout: {"outputs":[{"name","file","dtype","shape"}],...}.
 // Exit codes: 0 ok, 1 bad arguments, 2 model/data/runtime error.
 //
@@ -101,7 +104,7 @@ function writeNpy(file, type, dims, data) {
 }
 
 function parseArgs(argv) {
-  const args = {model: null, inputs: [], outputDir: null, optLevel: 'all', threads: 1};
+  const args = {model: null, inputs: [], outputDir: null, optLevel: 'all', threads: 1, configs: []};
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
     const value = () => {
@@ -112,7 +115,11 @@ function parseArgs(argv) {
     else if (a === '--output-dir') args.outputDir = value();
     else if (a === '--opt-level') args.optLevel = value();
     else if (a === '--threads') args.threads = Number(value());
-    else if (a === '-h' || a === '--help') throw new UsageError('');
+    else if (a === '--config') {
+      const kv = value();
+      if (kv.indexOf('=') <= 0) throw new UsageError(`--config ${kv}: expected KEY=VALUE`);
+      args.configs.push([kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]);
+    } else if (a === '-h' || a === '--help') throw new UsageError('');
     else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a}`);
     else if (args.model === null) args.model = a;
     else throw new UsageError(`unexpected argument ${a}`);
@@ -128,15 +135,24 @@ function parseArgs(argv) {
   return args;
 }
 
-// Session options shared with ort_bench.js.
-function sessionOptions(optLevel, threads) {
-  return {
+// Session options shared with ort_bench.js. `configs`: optional [[key, value], ...] session
+// configuration entries; "a.b.c" keys become extra: {a: {b: {c: value}}} (ORT joins them with '.').
+function sessionOptions(optLevel, threads, configs = []) {
+  const options = {
     graphOptimizationLevel: optLevel,
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     executionProviders: ['cpu'],
   };
+  for (const [key, value] of configs) {
+    options.extra = options.extra || {};
+    const parts = key.split('.');
+    let node = options.extra;
+    for (const p of parts.slice(0, -1)) node = node[p] = node[p] || {};
+    node[parts[parts.length - 1]] = value;
+  }
+  return options;
 }
 
 function safeName(name) {
@@ -146,7 +162,7 @@ function safeName(name) {
 async function main() {
   const ort = require('onnxruntime-node');
   const args = parseArgs(process.argv.slice(2));
-  const session = await ort.InferenceSession.create(args.model, sessionOptions(args.optLevel, args.threads));
+  const session = await ort.InferenceSession.create(args.model, sessionOptions(args.optLevel, args.threads, args.configs));
   const feeds = {};
   for (const spec of args.inputs) {
     const eq = spec.indexOf('=');
@@ -169,7 +185,7 @@ async function main() {
   const results = await session.run(feeds);
   fs.mkdirSync(args.outputDir, {recursive: true});
   const summary = {model: args.model, ort_version: ort.env.versions.node, opt_level: args.optLevel,
-                   threads: args.threads, outputs: []};
+                   threads: args.threads, configs: Object.fromEntries(args.configs), outputs: []};
   for (const name of session.outputNames) {
     const t = results[name];
     const file = path.join(args.outputDir, safeName(name) + '.npy');
@@ -180,7 +196,7 @@ async function main() {
 }
 
 const kUsage = 'usage: node scripts/ort_run.js MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR ' +
-               '[--opt-level all|extended|basic|disabled] [--threads N]';
+               '[--opt-level all|extended|basic|disabled] [--threads N] [--config KEY=VALUE ...]';
 
 // Runs `fn` and maps errors to the exit codes above.
 function runMain(fn, usage) {

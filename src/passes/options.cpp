@@ -8,6 +8,11 @@
 namespace bitsmith {
 
 std::string OptionInfo::type_name() const {
+  if (nullable) {
+    OptionInfo plain = *this;
+    plain.nullable = false;
+    return plain.type_name() + " or null";
+  }
   switch (kind) {
     case OptionKind::kBool: return "bool";
     case OptionKind::kInt: return "int";
@@ -171,6 +176,7 @@ bool check_enum_value(const std::vector<std::string>& allowed, const nlohmann::j
 
 bool check_value(const OptionInfo& info, const nlohmann::json& value, const std::string& pointer,
                  std::vector<std::string>& errors) {
+  if (info.nullable && value.is_null()) return true;
   switch (info.kind) {
     case OptionKind::kBool:
       if (value.is_boolean()) return true;

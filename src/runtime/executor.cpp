@@ -1,5 +1,6 @@
 // Executor implementation: load-time plan (kernels, value slots, release points) and run loop.
 #include "bitsmith/runtime/executor.h"
+#include "bitsmith/ir/shape_inference.h"
 
 #include <omp.h>
 
@@ -10,10 +11,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "bitsmith/ir/shape_inference.h"
 #include "bitsmith/runtime/kernel.h"
 #include "bitsmith/runtime/kernel_registry.h"
 #include "runtime/executor_feeds.h"
+#include "runtime/qdq_fusion.h"
 
 namespace bitsmith {
 namespace {
@@ -56,6 +57,7 @@ class CpuExecutor final : public Executor {
   Expected<std::vector<Tensor>> run_observed(const NamedTensors& feeds, const ValueObserver& observer) override;
   int num_threads() const override { return num_threads_; }
   ExecutorStats last_run_stats() const override { return stats_; }
+  std::vector<std::string> fused_units() const override { return fused_units_; }
 
  private:
   int64_t node_opset(const Node& node) const;
@@ -87,6 +89,7 @@ class CpuExecutor final : public Executor {
   int64_t live_bytes_ = 0;
   int64_t live_values_ = 0;
   ExecutorStats stats_;
+  std::vector<std::string> fused_units_;
 };
 
 int64_t CpuExecutor::node_opset(const Node& node) const {
@@ -231,6 +234,7 @@ Status CpuExecutor::load(const Model& model) {
   sopt.dynamic_batch = options_.dynamic_batch;
   BS_TRY(infer_shapes(model, sopt).status());
   BS_TRY(fold_constant_nodes());
+  if (options_.fuse_qdq) fused_units_ = fuse_qdq_units(graph_, opsets_).units;
   BS_TRY(assign_slots());
   BS_TRY(create_steps());
   plan_releases();

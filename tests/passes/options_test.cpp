@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 namespace bitsmith {
 namespace {
 
@@ -165,6 +167,93 @@ TEST(PassOptions, EditDistanceAndSuggestions) {
   EXPECT_EQ(closest_match("FOLD-CONSTANTS", names), "fold-constants");
   EXPECT_EQ(closest_match("quantize", names), "");
   EXPECT_EQ(did_you_mean("fold-constant", names), "; did you mean \"fold-constants\"?");
+}
+
+
+// ---- nested groups and nullable integers ----
+
+struct InnerOptions {
+  std::string kind = "a";
+  int64_t size = 32;
+  std::optional<int64_t> axis;
+};
+struct OuterOptions {
+  InnerOptions inner = {"b", 64, std::nullopt};  // defaults differ from InnerOptions{}
+  bool flag = false;
+};
+
+const OptionTable<InnerOptions>& inner_table() {
+  static const OptionTable<InnerOptions> t =
+      OptionTable<InnerOptions>()
+          .string("kind", &InnerOptions::kind, "a kind")
+          .integer("size", &InnerOptions::size, "a size", 16, 256)
+          .optional_integer("axis", &InnerOptions::axis, "an axis or null", -4, 3);
+  return t;
+}
+const OptionTable<OuterOptions>& outer_table() {
+  static const OptionTable<OuterOptions> t = OptionTable<OuterOptions>()
+                                                 .group("inner", &OuterOptions::inner, "the group", inner_table())
+                                                 .flag("flag", &OuterOptions::flag, "a flag");
+  return t;
+}
+
+TEST(PassOptions, GroupParsesIntoMemberStruct) {
+  OuterOptions o;
+  std::vector<std::string> errors;
+  outer_table().parse(json{{"inner", {{"size", 128}, {"axis", -1}}}, {"flag", true}}, "/p", o, errors);
+  ASSERT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(o.inner.size, 128);
+  EXPECT_EQ(o.inner.kind, "b");  // absent keys keep the enclosing struct's default
+  ASSERT_TRUE(o.inner.axis.has_value());
+  EXPECT_EQ(*o.inner.axis, -1);
+  EXPECT_TRUE(o.flag);
+  // Canonical JSON nests the group and writes null for an unset optional.
+  const json canonical = outer_table().to_json(OuterOptions{});
+  EXPECT_EQ(canonical, (json{{"inner", {{"kind", "b"}, {"size", 64}, {"axis", nullptr}}}, {"flag", false}}));
+  OuterOptions again;
+  errors.clear();
+  outer_table().parse(outer_table().to_json(o), "", again, errors);
+  ASSERT_TRUE(errors.empty());
+  EXPECT_EQ(outer_table().to_json(again), outer_table().to_json(o));
+  // null resets an optional.
+  outer_table().parse(json{{"inner", {{"axis", nullptr}}}}, "", again, errors);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_FALSE(again.inner.axis.has_value());
+}
+
+TEST(PassOptions, GroupErrorsNamePointersInsideTheGroup) {
+  OuterOptions o;
+  std::vector<std::string> errors;
+  outer_table().parse(json{{"inner", {{"sise", 8}, {"size", 8}, {"axis", "x"}}}, {"flga", true}}, "/pipeline/1/options",
+                      o, errors);
+  ASSERT_EQ(errors.size(), 4u);
+  const std::string all = errors[0] + "\n" + errors[1] + "\n" + errors[2] + "\n" + errors[3];
+  EXPECT_NE(all.find("/pipeline/1/options/inner/sise: unknown option \"sise\"; did you mean \"size\"?"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("/pipeline/1/options/inner/size: 8 is out of range [16, 256]"), std::string::npos) << all;
+  EXPECT_NE(all.find("/pipeline/1/options/inner/axis: expected an integer"), std::string::npos) << all;
+  EXPECT_NE(all.find("/pipeline/1/options/flga: unknown option \"flga\"; did you mean \"flag\"?"), std::string::npos)
+      << all;
+  errors.clear();
+  outer_table().parse(json{{"inner", 3}}, "/o", o, errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("/o/inner: expected an object"), std::string::npos) << errors[0];
+}
+
+TEST(PassOptions, GroupRowsAreDottedWithEnclosingDefaults) {
+  const std::vector<OptionInfo> rows = outer_table().infos();
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].name, "inner.kind");
+  EXPECT_EQ(rows[0].default_value, "b");
+  EXPECT_EQ(rows[1].name, "inner.size");
+  EXPECT_EQ(rows[1].default_value, 64);
+  EXPECT_EQ(rows[1].constraint(), "[16, 256]");
+  EXPECT_EQ(rows[2].name, "inner.axis");
+  EXPECT_TRUE(rows[2].default_value.is_null());
+  EXPECT_EQ(rows[2].type_name(), "int or null");
+  EXPECT_EQ(rows[3].name, "flag");
+  EXPECT_EQ(outer_table().names(), (std::vector<std::string>{"inner", "flag"}));
 }
 
 }  // namespace

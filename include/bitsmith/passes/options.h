@@ -9,6 +9,10 @@
 //        (known options: [fold_shapes, keep_ops, max_output_bytes])
 //  - the canonical JSON of a struct, every field present (for --print-recipe and reports);
 //  - the rows `bitsmith passes NAME` prints (OptionInfo), defaults taken from `T{}`.
+// Options may be grouped: group("weights", &Options::weights, doc, weights_table) binds the JSON
+// key "weights" to an object parsed by another table into a member struct. Errors inside a group
+// name the pointer into it (/options/weights/dtype), canonical JSON nests the group's object, and
+// the rows list the group's options as "weights.dtype" (defaults from T{}.weights).
 // No string flags ("0"/"1"): a bool is a JSON bool, an integer a JSON integer.
 //
 // Example:
@@ -47,6 +51,7 @@ struct OptionInfo {
   std::optional<double> min, max;    // kInt / kFloat: inclusive bounds, when bounded (ints: exact below 2^53)
   std::vector<std::string> allowed;  // kEnum / kEnumList: the allowed values, in table order
   std::string doc;
+  bool nullable = false;             // JSON null is accepted too (an unset std::optional field)
 
   // "bool", "int", "float", "string", "enum", "list<string>", "list<enum>".
   std::string type_name() const;
@@ -97,7 +102,7 @@ class OptionTable {
   explicit OptionTable(const char* what = "option") : what_(what) {}
 
   OptionTable& flag(std::string name, bool T::*field, std::string doc) {
-    OptionInfo info{std::move(name), OptionKind::kBool, {}, {}, {}, {}, std::move(doc)};
+    OptionInfo info{std::move(name), OptionKind::kBool, {}, {}, {}, {}, std::move(doc), false};
     return add(std::move(info), [field](const nlohmann::json& j, T& t) { t.*field = j.get<bool>(); },
                [field](const T& t) { return nlohmann::json(t.*field); });
   }
@@ -107,7 +112,7 @@ class OptionTable {
   OptionTable& integer(std::string name, N T::*field, std::string doc, int64_t min = kIntMin<N>,
                        int64_t max = kIntMax<N>) {
     static_assert(std::is_integral_v<N> && !std::is_same_v<N, bool>);
-    OptionInfo info{std::move(name), OptionKind::kInt, {}, {}, {}, {}, std::move(doc)};
+    OptionInfo info{std::move(name), OptionKind::kInt, {}, {}, {}, {}, std::move(doc), false};
     // int64's own bounds are left open (a JSON integer outside int64 is refused anyway).
     if (min > std::numeric_limits<int64_t>::min()) info.min = static_cast<double>(min);
     if (max < std::numeric_limits<int64_t>::max()) info.max = static_cast<double>(max);
@@ -121,16 +126,56 @@ class OptionTable {
                     double min = -std::numeric_limits<double>::infinity(),
                     double max = std::numeric_limits<double>::infinity()) {
     static_assert(std::is_floating_point_v<N>);
-    OptionInfo info{std::move(name), OptionKind::kFloat, {}, {}, {}, {}, std::move(doc)};
+    OptionInfo info{std::move(name), OptionKind::kFloat, {}, {}, {}, {}, std::move(doc), false};
     if (std::isfinite(min)) info.min = min;
     if (std::isfinite(max)) info.max = max;
     return add(std::move(info), [field](const nlohmann::json& j, T& t) { t.*field = static_cast<N>(j.get<double>()); },
                [field](const T& t) { return nlohmann::json(static_cast<double>(t.*field)); });
   }
 
+  // An optional integer: JSON null (the default when T{} leaves it unset) or an integer in
+  // [min, max]; canonical JSON writes null when unset.
+  template <class N>
+  OptionTable& optional_integer(std::string name, std::optional<N> T::*field, std::string doc,
+                                int64_t min = kIntMin<N>, int64_t max = kIntMax<N>) {
+    static_assert(std::is_integral_v<N> && !std::is_same_v<N, bool>);
+    OptionInfo info{std::move(name), OptionKind::kInt, {}, {}, {}, {}, std::move(doc), true};
+    if (min > std::numeric_limits<int64_t>::min()) info.min = static_cast<double>(min);
+    if (max < std::numeric_limits<int64_t>::max()) info.max = static_cast<double>(max);
+    return add(
+        std::move(info),
+        [field](const nlohmann::json& j, T& t) {
+          if (j.is_null()) t.*field = std::nullopt;
+          else t.*field = static_cast<N>(j.get<int64_t>());
+        },
+        [field](const T& t) { return (t.*field) ? nlohmann::json(static_cast<int64_t>(*(t.*field))) : nlohmann::json(); });
+  }
+
+  // A nested group: JSON key `name` holds an object that `sub` parses into the member struct
+  // t.*field (strictly, like the top level; keys left out keep their current values). `sub` is
+  // copied. The group's rows in infos() are named "<name>.<option>", defaults from T{}.*field.
+  template <class S>
+  OptionTable& group(std::string name, S T::*field, std::string doc, const OptionTable<S>& sub) {
+    Field f;
+    f.info = OptionInfo{name, OptionKind::kString, {}, {}, {}, {}, std::move(doc), false};
+    f.info.default_value = sub.to_json(T{}.*field);
+    const nlohmann::json defaults = f.info.default_value;
+    for (OptionInfo row : sub.infos()) {
+      // Defaults of the enclosing struct may differ from S{}'s ("a.b" may itself be nested).
+      row.default_value = defaults.at(nlohmann::json::json_pointer("/" + replace_dots(row.name)));
+      row.name = name + "." + row.name;
+      f.group_rows.push_back(std::move(row));
+    }
+    f.parse_group = [field, sub](const nlohmann::json& j, const std::string& pointer, T& t,
+                                 std::vector<std::string>& errors) { sub.parse(j, pointer, t.*field, errors); };
+    f.get = [field, sub](const T& t) { return sub.to_json(t.*field); };
+    fields_.push_back(std::move(f));
+    return *this;
+  }
+
   // A free-form string field.
   OptionTable& string(std::string name, std::string T::*field, std::string doc) {
-    OptionInfo info{std::move(name), OptionKind::kString, {}, {}, {}, {}, std::move(doc)};
+    OptionInfo info{std::move(name), OptionKind::kString, {}, {}, {}, {}, std::move(doc), false};
     return add(std::move(info), [field](const nlohmann::json& j, T& t) { t.*field = j.get<std::string>(); },
                [field](const T& t) { return nlohmann::json(t.*field); });
   }
@@ -139,7 +184,7 @@ class OptionTable {
   template <class E>
   OptionTable& enumeration(std::string name, E T::*field, std::string doc,
                            std::vector<std::pair<std::string, E>> values) {
-    OptionInfo info{std::move(name), OptionKind::kEnum, {}, {}, {}, {}, std::move(doc)};
+    OptionInfo info{std::move(name), OptionKind::kEnum, {}, {}, {}, {}, std::move(doc), false};
     for (const auto& v : values) info.allowed.push_back(v.first);
     auto set = [field, values](const nlohmann::json& j, T& t) {
       for (const auto& v : values)
@@ -157,7 +202,7 @@ class OptionTable {
   OptionTable& string_list(std::string name, std::vector<std::string> T::*field, std::string doc,
                            std::vector<std::string> allowed = {}) {
     const OptionKind kind = allowed.empty() ? OptionKind::kStringList : OptionKind::kEnumList;
-    OptionInfo info{std::move(name), kind, {}, {}, {}, std::move(allowed), std::move(doc)};
+    OptionInfo info{std::move(name), kind, {}, {}, {}, std::move(allowed), std::move(doc), false};
     return add(std::move(info),
                [field](const nlohmann::json& j, T& t) { t.*field = j.get<std::vector<std::string>>(); },
                [field](const T& t) { return nlohmann::json(t.*field); });
@@ -170,6 +215,10 @@ class OptionTable {
     for (const Field& f : fields_) {
       auto it = j.find(f.info.name);
       if (it == j.end()) continue;
+      if (f.parse_group) {
+        f.parse_group(*it, json_pointer_append(pointer, f.info.name), out, errors);
+        continue;
+      }
       if (options_detail::check_value(f.info, *it, json_pointer_append(pointer, f.info.name), errors)) f.set(*it, out);
     }
   }
@@ -187,12 +236,16 @@ class OptionTable {
     return j;
   }
 
-  // The rows, defaults filled in from T{}.
+  // The rows, defaults filled in from T{}; a group contributes its rows ("weights.dtype").
   std::vector<OptionInfo> infos() const {
     std::vector<OptionInfo> out;
-    for (const Field& f : fields_) out.push_back(f.info);
+    for (const Field& f : fields_) {
+      if (f.parse_group) out.insert(out.end(), f.group_rows.begin(), f.group_rows.end());
+      else out.push_back(f.info);
+    }
     return out;
   }
+  // Top-level JSON keys (a group counts once, by its name).
   std::vector<std::string> names() const {
     std::vector<std::string> out;
     for (const Field& f : fields_) out.push_back(f.info.name);
@@ -210,12 +263,22 @@ class OptionTable {
     OptionInfo info;
     std::function<void(const nlohmann::json&, T&)> set;  // called only after check_value() passed
     std::function<nlohmann::json(const T&)> get;
+    // Groups only: parses the group's object (found at the pointer given), and its rows.
+    std::function<void(const nlohmann::json&, const std::string&, T&, std::vector<std::string>&)> parse_group;
+    std::vector<OptionInfo> group_rows;
   };
+
+  // "a.b" -> "a/b" (a JSON pointer body into nested canonical JSON).
+  static std::string replace_dots(std::string s) {
+    for (char& c : s)
+      if (c == '.') c = '/';
+    return s;
+  }
 
   OptionTable& add(OptionInfo info, std::function<void(const nlohmann::json&, T&)> set,
                    std::function<nlohmann::json(const T&)> get) {
     info.default_value = get(T{});
-    fields_.push_back(Field{std::move(info), std::move(set), std::move(get)});
+    fields_.push_back(Field{std::move(info), std::move(set), std::move(get), {}, {}});
     return *this;
   }
 

@@ -34,6 +34,10 @@ struct ExecutorOptions {
   // Accept any size for dim 0 of every runtime input, even when the model fixes it (a model
   // exported with batch 1 run on batches). Other static dims are still checked.
   bool dynamic_batch = false;
+  // Run QDQ units (DequantizeLinear -> Conv / MatMul / Gemm -> QuantizeLinear) as one integer
+  // kernel each (see src/runtime/qdq_fusion.h for the patterns and the one-step contract).
+  // false: run the graph node by node (the unfused reference).
+  bool fuse_qdq = true;
 };
 
 // Memory accounting of the last run(), for tests and reports. Tensors that share storage
@@ -68,6 +72,8 @@ class Executor {
   virtual int num_threads() const = 0;
   // Statistics of the last successful or failed run() (zeros before the first).
   virtual ExecutorStats last_run_stats() const = 0;
+  // The QDQ units fused at load, one line each ("node 'fc1' (Gemm) -> com.microsoft.QGemm").
+  virtual std::vector<std::string> fused_units() const { return {}; }
 };
 
 }  // namespace bitsmith

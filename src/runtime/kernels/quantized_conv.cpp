@@ -3,13 +3,20 @@
 // (quantized_common.h) with the same im2col tiling as the f32 Conv; padding taps hold x_zp and
 // contribute 0. QLinearConv requantizes with multiplier x_scale * w_scale[m] / y_scale.
 // A constant W with a constant w_zp is shifted and packed once.
+// Fast path (1-D / 2-D windows, group 1 or >= 8 output channels per group): the u8 x s8 GEMM
+// (gemm_u8s8.h) on the transposed problem Y^T[pos, m] = cols[pos, K] x W^T[K, m], where cols is
+// a u8 im2col with one row per output position (padding taps hold x_zp and contribute 0) and
+// W^T is packed once per group at load; the requantization is fused into the GEMM epilogue.
+// Same bytes as the f32-based path (exact sums, same requantize_value arithmetic).
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "runtime/kernels/conv_f32.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/kernels/quantized_common.h"
+#include "runtime/kernels/quantized_u8s8.h"
 #include "runtime/kernels/ref/quantized_ref.h"
 
 namespace bitsmith::kernels {
@@ -39,6 +46,81 @@ std::shared_ptr<PreparedW> prepare_w(const Tensor& w, const std::vector<int32_t>
   return p;
 }
 
+// W [M, C/g, k...] as one packed W^T [K, M/g] per group, K ordered (tap, channel) to match the
+// channels-last im2col rows below: B(t * cg + c, j) = W[g * mg + j, c, t].
+using FastW = std::vector<QWeightsU8S8>;
+std::shared_ptr<FastW> prepare_fast_w(const Tensor& w, const std::vector<int32_t>& zp, int64_t group) {
+  auto f = std::make_shared<FastW>();
+  const int64_t m = w.dim(0), k = w.numel() / std::max<int64_t>(m, 1), mg = m / group, cg = w.dim(1);
+  const int64_t taps = cg > 0 ? k / cg : 0;
+  const std::byte* src = w.bytes();
+  for (int64_t gi = 0; gi < group; ++gi) {
+    Tensor r(w.dtype(), {mg, k});
+    std::byte* dst = r.mutable_bytes();
+    for (int64_t j = 0; j < mg; ++j)
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t t = 0; t < taps; ++t) dst[j * k + t * cg + c] = src[(gi * mg + j) * k + c * taps + t];
+    f->push_back(prepare_qweights(r, zp, k, mg, 1, k, 0, gi * mg));
+    f->back().shape = w.shape();
+  }
+  return f;
+}
+
+bool fast_conv_ok(int64_t spatial_rank, int64_t group, int64_t m) {
+  return (spatial_rank == 1 || spatial_rank == 2) && group > 0 && m % group == 0 && (group == 1 || m / group >= 8);
+}
+
+// 2-D view of a 1-D / 2-D window (1-D: height 1).
+struct Win2 {
+  int64_t ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw, ph_end, pw_end;
+  explicit Win2(const WindowGeometry& g) {
+    const bool two = g.rank() == 2;
+    const int x = two ? 1 : 0;
+    ih = two ? g.in_spatial[0] : 1, iw = g.in_spatial[x];
+    oh = two ? g.out_spatial[0] : 1, ow = g.out_spatial[x];
+    kh = two ? g.kernel[0] : 1, kw = g.kernel[x];
+    sh = two ? g.strides[0] : 1, sw = g.strides[x];
+    dh = two ? g.dilations[0] : 1, dw = g.dilations[x];
+    ph = two ? g.pads_begin[0] : 0, pw = g.pads_begin[x];
+    ph_end = two ? g.pads_end[0] : 0, pw_end = g.pads_end[x];
+  }
+  int64_t padded_h() const { return ih + ph + ph_end; }
+  int64_t padded_w() const { return iw + pw + pw_end; }
+};
+
+// dst [padded_h, padded_w, cg] (channels last, u8) = one image's group of x [cg, ih, iw] with
+// the padding filled with zp; s8 inputs are flipped to u8 by `flip`.
+void to_padded_nhwc(const Win2& w, const uint8_t* x_group, uint8_t flip, int64_t cg, uint8_t zp, uint8_t* dst) {
+  const int64_t ph = w.padded_h(), pw = w.padded_w();
+  std::fill(dst, dst + ph * pw * cg, zp);
+  for (int64_t c = 0; c < cg; ++c)
+    for (int64_t y = 0; y < w.ih; ++y) {
+      const uint8_t* src = x_group + (c * w.ih + y) * w.iw;
+      uint8_t* d = dst + ((y + w.ph) * pw + w.pw) * cg + c;
+      for (int64_t xx = 0; xx < w.iw; ++xx) d[xx * cg] = src[xx] ^ flip;
+    }
+}
+
+// rows [nc, kp] (u8): row j = the window of output position n0 + j, K ordered (ky, kx, channel),
+// gathered from the padded channels-last image (whole kernel rows are one copy when dw == 1).
+void im2col_rows_nhwc(const Win2& w, const uint8_t* xp, int64_t cg, int64_t n0, int64_t nc, int64_t kp, uint8_t* rows) {
+  const int64_t pw = w.padded_w(), k = w.kh * w.kw * cg;
+  for (int64_t j = 0; j < nc; ++j) {
+    const int64_t pos = n0 + j, oy = pos / w.ow, ox = pos % w.ow;
+    uint8_t* row = rows + j * kp;
+    for (int64_t ky = 0; ky < w.kh; ++ky) {
+      const uint8_t* src = xp + ((oy * w.sh + ky * w.dh) * pw + ox * w.sw) * cg;
+      uint8_t* dst = row + ky * w.kw * cg;
+      if (w.dw == 1) {
+        std::memcpy(dst, src, static_cast<size_t>(w.kw * cg));
+      } else {
+        for (int64_t kx = 0; kx < w.kw; ++kx) std::memcpy(dst + kx * cg, src + kx * w.dw * cg, static_cast<size_t>(cg));
+      }
+    }
+    std::fill(row + k, row + kp, uint8_t{0});
+  }
+}
+
 class QConvKernel final : public OpKernel {
  public:
   QConvKernel(WindowAttrs attrs, bool qlinear) : attrs_(std::move(attrs)), qlinear_(qlinear) {}
@@ -49,7 +131,9 @@ class QConvKernel final : public OpKernel {
   void prepare(const Tensor& w, const Tensor* w_zp) {
     if (!is_8bit(w.dtype()) || w.rank() < 3 || attrs_.group <= 0 || w.dim(0) % attrs_.group != 0) return;
     if (w_zp && (w_zp->dtype() != w.dtype() || (w_zp->numel() != 1 && w_zp->numel() != w.dim(0)))) return;
-    prepared_ = prepare_w(w, w_zp ? int_values32(*w_zp) : std::vector<int32_t>{0}, attrs_.group);
+    const std::vector<int32_t> zp = w_zp ? int_values32(*w_zp) : std::vector<int32_t>{0};
+    if (fast_conv_ok(w.rank() - 2, attrs_.group, w.dim(0))) fast_ = prepare_fast_w(w, zp, attrs_.group);
+    else prepared_ = prepare_w(w, zp, attrs_.group);
   }
 
   Status compute(KernelContext& ctx) override {
@@ -71,12 +155,18 @@ class QConvKernel final : public OpKernel {
     }
     const int32_t x_zp = x_zp_t ? int_values32(*x_zp_t)[0] : 0;
     const std::vector<int32_t> w_zp = w_zp_t ? int_values32(*w_zp_t) : std::vector<int32_t>{0};
-    std::shared_ptr<const PreparedW> pw = prepared_;
-    if (!pw || pw->shape != w->shape() || pw->zp != w_zp) pw = prepare_w(*w, w_zp, g.group);
-
     Requant rq;
     if (qlinear_) BS_TRY(read_requant(ctx, g, rq));
     Tensor y(qlinear_ ? rq.out_t : DType::kI32, g.out_shape());
+    if (fast_conv_ok(g.rank(), g.group, g.out_channels)) {
+      std::shared_ptr<const FastW> fw = fast_;
+      if (!fw || fw->empty() || (*fw)[0].shape != w->shape() || (*fw)[0].src_zp != w_zp) fw = prepare_fast_w(*w, w_zp, g.group);
+      run_fast(g, *x, x_zp, *fw, rq, y, ctx.num_threads);
+      ctx.outputs[0] = std::move(y);
+      return Status::ok();
+    }
+    std::shared_ptr<const PreparedW> pw = prepared_;
+    if (!pw || pw->shape != w->shape() || pw->zp != w_zp) pw = prepare_w(*w, w_zp, g.group);
     std::vector<float> xf(static_cast<size_t>(x->numel()));
     for (int64_t i = 0; i < x->numel(); ++i) xf[i] = static_cast<float>(int8_at(*x, i) - x_zp);
     run(g, xf.data(), *pw, rq, y, ctx.num_threads);
@@ -121,6 +211,78 @@ class QConvKernel final : public OpKernel {
     return Status::ok();
   }
 
+  void run_fast(const WindowGeometry& g, const Tensor& x, int32_t x_zp, const FastW& fw, const Requant& rq, Tensor& y,
+                int num_threads) const {
+    const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+    const int64_t in_size = g.in_size(), out_size = g.out_size(), k = cg * g.kernel_size(), kp = round_up4(k);
+    if (g.batch == 0 || g.out_channels == 0 || out_size == 0) return;
+    const uint8_t flip = x.dtype() == DType::kI8 ? 0x80 : 0;
+    const int32_t zp = x_zp + (flip ? 128 : 0);
+    // Per group: the epilogue (offsets into the per-channel arrays) and its column term.
+    std::vector<QEpilogue> eps(static_cast<size_t>(g.group));
+    std::vector<std::vector<int32_t>> col_add(static_cast<size_t>(g.group));
+    for (int64_t gi = 0; gi < g.group; ++gi) {
+      QEpilogue& ep = eps[gi];
+      ep.a_zp = zp;
+      ep.b_zp = fw[gi].all_zp_zero ? nullptr : fw[gi].zp.data();
+      if (qlinear_) {
+        ep.kind = QEpilogue::Kind::kQuantized;
+        ep.bias = rq.bias.data() + gi * mg;
+        ep.multiplier = rq.multiplier.data() + gi * mg;
+        ep.zp = rq.zp;
+        ep.qmin = rq.qmin;
+        ep.qmax = rq.qmax;
+        ep.out_signed = rq.out_t == DType::kI8;
+      }
+      ep.ld_row = 1;
+      ep.ld_col = out_size;
+      col_add[gi] = qgemm_col_add(ep, fw[gi].packed.colsum(), k);
+    }
+    // Channels-last padded copy of every (image, group), then items (image, group, chunk of
+    // output positions); the im2col rows of a chunk stay in L2. A 1x1 / stride-1 / unpadded
+    // window reads the channels-last copy directly (row stride cg; the bytes read past K are
+    // multiplied by B's zero padding).
+    const Win2 w2(g);
+    const int64_t plane = w2.padded_h() * w2.padded_w() * cg;
+    std::vector<uint8_t> xp(static_cast<size_t>(g.batch * g.group * plane + 8));
+    const uint8_t* xd = reinterpret_cast<const uint8_t*>(x.bytes());
+    parallel_items(g.batch * g.group, g.batch * g.group * plane >= 65536 ? num_threads : 1, [&](int64_t item) {
+      const int64_t image = item / g.group, gi = item % g.group;
+      to_padded_nhwc(w2, xd + (image * g.in_channels + gi * cg) * in_size, flip, cg, static_cast<uint8_t>(zp),
+                     xp.data() + item * plane);
+    });
+    const bool direct = is_pointwise(g);
+    const int64_t chunk = std::max<int64_t>(kQMr, std::min<int64_t>(256, (64 * 1024 / kp) / kQMr * kQMr));
+    const int64_t chunks = (out_size + chunk - 1) / chunk;
+    const double work = static_cast<double>(g.batch) * static_cast<double>(g.out_channels) * static_cast<double>(out_size) * static_cast<double>(k);
+    std::byte* out = y.mutable_bytes();
+    const size_t esize = qlinear_ ? 1 : 4;
+    parallel_items(g.batch * g.group * chunks, work >= 2e5 ? num_threads : 1, [&](int64_t item) {
+      thread_local std::vector<uint8_t> rows;
+      thread_local std::vector<int32_t> rowsum;
+      const int64_t image = item / (g.group * chunks), gi = (item / chunks) % g.group, c = item % chunks;
+      const int64_t n0 = c * chunk, nc = std::min(chunk, out_size - n0);
+      const uint8_t* xg = xp.data() + (image * g.group + gi) * plane;
+      const uint8_t* a = xg + n0 * cg;
+      int64_t lda = cg;
+      if (!direct) {
+        rows.resize(static_cast<size_t>(nc * kp));
+        im2col_rows_nhwc(w2, xg, cg, n0, nc, kp, rows.data());
+        a = rows.data();
+        lda = kp;
+      }
+      const int32_t* rs = nullptr;
+      if (eps[gi].b_zp) {
+        rowsum.resize(static_cast<size_t>(nc));
+        qgemm_row_sums(nc, k, a, lda, rowsum.data());
+        rs = rowsum.data();
+      }
+      QEpilogue ep = eps[gi];
+      ep.out = out + static_cast<size_t>((image * g.out_channels + gi * mg) * out_size + n0) * esize;
+      qgemm_u8s8_st(nc, a, lda, fw[gi].packed, 0, mg, ep, col_add[gi].data(), rs, 0);
+    });
+  }
+
   void run(const WindowGeometry& g, const float* xf, const PreparedW& pw, const Requant& rq, Tensor& y,
            int num_threads) const {
     const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
@@ -162,6 +324,7 @@ class QConvKernel final : public OpKernel {
   WindowAttrs attrs_;
   bool qlinear_;
   std::shared_ptr<const PreparedW> prepared_;
+  std::shared_ptr<const FastW> fast_;
 };
 
 Expected<std::unique_ptr<OpKernel>> make_qconv(const KernelInfo& info, bool qlinear) {

@@ -2,13 +2,17 @@
 // acc = (A - a_zp) @ (B - b_zp) in int32, computed exactly on the f32 GEMM (quantized_common.h);
 // QLinearMatMul then requantizes with multiplier a_scale[i] * b_scale[j] / y_scale.
 // a_zp / a_scale: scalar or per row [M]; b_zp / b_scale: scalar or per column [N].
-// A constant 2-D B with a constant zero point is shifted and packed once.
+// A constant 2-D B with a constant zero point is packed once for the fast path below.
+// Fast path (per-tensor a_zp / a_scale, one 2-D B shared by every batch): the u8 x s8 GEMM
+// (gemm_u8s8.h) with the requantization fused into its epilogue; B constant is packed at load.
+// Same bytes as the path below (exact sums, same requantize_value arithmetic).
 #include <algorithm>
 #include <memory>
 
 #include "runtime/kernels/dense_util.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/kernels/quantized_common.h"
+#include "runtime/kernels/quantized_u8s8.h"
 #include "runtime/kernels/ref/quantized_ref.h"
 
 namespace bitsmith::kernels {
@@ -71,15 +75,12 @@ class QMatMulKernel final : public OpKernel {
   size_t b_index() const { return qlinear_ ? 3 : 1; }
   size_t b_zp_index() const { return qlinear_ ? 5 : 3; }
 
+  // Packs a constant B for the u8 x s8 fast path (the rare per-row a_zp case shifts B per call).
   void prepare(const Tensor& b, const Tensor* b_zp) {
     if (!is_8bit(b.dtype()) || b.rank() < 2 || b.numel() != b.dim(-2) * b.dim(-1)) return;
     if (b_zp && (b_zp->dtype() != b.dtype() || (b_zp->numel() != 1 && b_zp->numel() != b.dim(-1)))) return;
-    auto pb = std::make_shared<PreparedB>();
-    pb->shape = b.shape();
-    pb->zp = b_zp ? int_values32(*b_zp) : std::vector<int32_t>{0};
-    const std::vector<float> bf = shifted_b(b, pb->zp, b.dim(-1));
-    pb->blocks = pack_b_blocks(MatView{bf.data(), b.dim(-1), false}, b.dim(-2), b.dim(-1));
-    prepared_ = std::move(pb);
+    const std::vector<int32_t> zp = b_zp ? int_values32(*b_zp) : std::vector<int32_t>{0};
+    fast_ = std::make_shared<QWeightsU8S8>(prepare_qweights(b, zp, b.dim(-2), b.dim(-1), b.dim(-1), 1));
   }
 
   Status compute(KernelContext& ctx) override {
@@ -103,6 +104,9 @@ class QMatMulKernel final : public OpKernel {
     }
     const std::vector<int32_t> a_zp = a_zp_t ? int_values32(*a_zp_t) : std::vector<int32_t>{0};
     const std::vector<int32_t> b_zp = b_zp_t ? int_values32(*b_zp_t) : std::vector<int32_t>{0};
+    if (a_zp.size() == 1 && p.b_shared && (p.a_offsets.empty() || p.a_offsets[0] == 0) &&
+        b->numel() == p.k * p.n && (!qlinear_ || (ctx.input(1) && ctx.input(1)->numel() == 1)))
+      return compute_fast(ctx, p, *a, *b, a_zp[0], b_zp);
     const PreparedB* prepared = prepared_ && prepared_->shape == b->shape() && prepared_->zp == b_zp ? prepared_.get() : nullptr;
     Tensor acc(DType::kI32, p.out_shape);
     qmatmul_acc(p, *a, a_zp, *b, b_zp, prepared, acc.mutable_data<int32_t>(), ctx.num_threads);
@@ -114,6 +118,51 @@ class QMatMulKernel final : public OpKernel {
   }
 
  private:
+  Status compute_fast(KernelContext& ctx, const MatMulPlan& p, const Tensor& a, const Tensor& b, int32_t a_zp,
+                      const std::vector<int32_t>& b_zp) {
+    std::shared_ptr<const QWeightsU8S8> w = fast_;
+    if (!w || w->shape != b.shape() || w->src_zp != b_zp)
+      w = std::make_shared<QWeightsU8S8>(prepare_qweights(b, b_zp, p.k, p.n, p.n, 1));
+    const int64_t rows = p.batches() * p.m;
+    QActivationU8 act;
+    activation_as_u8(a, rows, p.k, a_zp, act);
+    QEpilogue ep;
+    ep.a_zp = act.zp;
+    ep.b_zp = w->all_zp_zero ? nullptr : w->zp.data();
+    ep.ld_row = p.n;
+    std::vector<float> mult;
+    if (!qlinear_) {
+      Tensor acc(DType::kI32, p.out_shape);
+      ep.out = acc.mutable_data<int32_t>();
+      qgemm_u8s8(rows, act.data, act.lda, w->packed, ep, ctx.num_threads);
+      ctx.outputs[0] = std::move(acc);
+      return Status::ok();
+    }
+    BS_ASSIGN_OR_RETURN(const Tensor* a_scale_t, required_input(ctx, 1, "a_scale"));
+    BS_ASSIGN_OR_RETURN(const Tensor* b_scale_t, required_input(ctx, 4, "b_scale"));
+    BS_ASSIGN_OR_RETURN(const Tensor* y_scale_t, required_input(ctx, 6, "y_scale"));
+    const Tensor* y_zp_t = ctx.input(7);
+    BS_TRY(check_param_count(ctx, *b_scale_t, p.n, "b_scale"));
+    BS_TRY(check_param_count(ctx, *y_scale_t, 1, "y_scale"));
+    const DType out_t = y_zp_t ? y_zp_t->dtype() : DType::kU8;
+    if (!is_8bit(out_t)) return ctx.unsupported_error("y_zero_point dtype " + std::string(dtype_name(out_t)) + " is not supported");
+    if (y_zp_t) BS_TRY(check_param_count(ctx, *y_zp_t, 1, "y_zero_point"));
+    const float as = scale_values(*a_scale_t)[0], ys = scale_values(*y_scale_t)[0];
+    const std::vector<float> bs = scale_values(*b_scale_t);
+    mult.resize(static_cast<size_t>(p.n));
+    for (int64_t j = 0; j < p.n; ++j) mult[j] = requant_multiplier(as, param_at(bs, j), ys);
+    ep.kind = QEpilogue::Kind::kQuantized;
+    ep.multiplier = mult.data();
+    ep.zp = y_zp_t ? int_values32(*y_zp_t)[0] : 0;
+    quant_range(out_t, ep.qmin, ep.qmax);
+    ep.out_signed = out_t == DType::kI8;
+    Tensor y(out_t, p.out_shape);
+    ep.out = y.mutable_bytes();
+    qgemm_u8s8(rows, act.data, act.lda, w->packed, ep, ctx.num_threads);
+    ctx.outputs[0] = std::move(y);
+    return Status::ok();
+  }
+
   // QLinearMatMul inputs: 1 a_scale, 4 b_scale, 6 y_scale, 7 y_zero_point.
   Status requantize(KernelContext& ctx, const MatMulPlan& p, const Tensor& acc) {
     BS_ASSIGN_OR_RETURN(const Tensor* a_scale_t, required_input(ctx, 1, "a_scale"));
@@ -148,6 +197,7 @@ class QMatMulKernel final : public OpKernel {
 
   bool qlinear_;
   std::shared_ptr<const PreparedB> prepared_;
+  std::shared_ptr<const QWeightsU8S8> fast_;
 };
 
 Expected<std::unique_ptr<OpKernel>> make_qmatmul(const KernelInfo& info, bool qlinear) {
