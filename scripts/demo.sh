@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job: install dependencies, build the release preset, and run bitsmith on the
 # bundled example model (models/cnn_small.onnx): inspect it, convert it (with external data) and
-# check the copy is the same model, then run and time it.
+# check the copy is the same model, run it, quantize it to int8 (static, calibrated on its bundled
+# input), measure the quantized model's fidelity against the original, and time both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -27,5 +28,11 @@ echo
 echo "== bitsmith run models/cnn_small.onnx --input models/cnn_small.input.npy --output-dir $out"
 $bs run models/cnn_small.onnx --input models/cnn_small.input.npy --output-dir "$out"
 echo
-echo "== bitsmith bench models/cnn_small.onnx --batch 1 --iters 50"
-$bs bench models/cnn_small.onnx --batch 1 --iters 50
+echo "== bitsmith quantize models/cnn_small.onnx -o $out/cnn_small.int8.onnx --calib models/cnn_small.input.npy"
+$bs quantize models/cnn_small.onnx -o "$out/cnn_small.int8.onnx" --calib models/cnn_small.input.npy
+echo
+echo "== bitsmith eval $out/cnn_small.int8.onnx --data models/cnn_small.input.npy --reference models/cnn_small.onnx"
+$bs eval "$out/cnn_small.int8.onnx" --data models/cnn_small.input.npy --reference models/cnn_small.onnx
+echo
+echo "== bitsmith bench models/cnn_small.onnx $out/cnn_small.int8.onnx --batch 1 --iters 50"
+$bs bench models/cnn_small.onnx "$out/cnn_small.int8.onnx" --batch 1 --iters 50

@@ -14,6 +14,7 @@
 #include "bitsmith/runtime/kernel.h"
 #include "bitsmith/runtime/kernel_registry.h"
 #include "runtime/executor_feeds.h"
+#include "runtime/f16_weight_fusion.h"
 #include "runtime/qdq_fusion.h"
 
 namespace bitsmith {
@@ -235,6 +236,8 @@ Status CpuExecutor::load(const Model& model) {
   BS_TRY(infer_shapes(model, sopt).status());
   BS_TRY(fold_constant_nodes());
   if (options_.fuse_qdq) fused_units_ = fuse_qdq_units(graph_, opsets_).units;
+  if (options_.fuse_f16_weights)
+    for (std::string& u : fuse_f16_weights(graph_, opsets_)) fused_units_.push_back(std::move(u));
   BS_TRY(assign_slots());
   BS_TRY(create_steps());
   plan_releases();

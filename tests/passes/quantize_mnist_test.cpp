@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <ostream>
 
 #include "bitsmith/io/idx.h"
 #include "bitsmith/io/model_io.h"
@@ -85,6 +86,9 @@ struct Variant {
   nlohmann::json quantize_options;  // merged over the preset's quantize step
   double max_drop_pt;
 };
+
+// For ctest's test names (otherwise gtest prints the struct's bytes).
+void PrintTo(const Variant& v, std::ostream* os) { *os << v.preset << " " << v.quantize_options.dump(); }
 
 class QuantizeMnist : public ::testing::TestWithParam<Variant> {};
 

@@ -38,6 +38,10 @@ struct ExecutorOptions {
   // kernel each (see src/runtime/qdq_fusion.h for the patterns and the one-step contract).
   // false: run the graph node by node (the unfused reference).
   bool fuse_qdq = true;
+  // Run Cast(float16 weight initializer, to=FLOAT) -> MatMul / Gemm as one kernel that keeps the
+  // weight in float16 and widens it panel by panel (see src/runtime/f16_weight_fusion.h); the
+  // results are byte-identical to the unfused graph. false: run the Cast every run.
+  bool fuse_f16_weights = true;
 };
 
 // Memory accounting of the last run(), for tests and reports. Tensors that share storage
@@ -72,7 +76,8 @@ class Executor {
   virtual int num_threads() const = 0;
   // Statistics of the last successful or failed run() (zeros before the first).
   virtual ExecutorStats last_run_stats() const = 0;
-  // The QDQ units fused at load, one line each ("node 'fc1' (Gemm) -> com.microsoft.QGemm").
+  // The QDQ units (and float16-weight MatMul / Gemm) fused at load, one line each
+  // ("node 'fc1' (Gemm) -> com.microsoft.QGemm").
   virtual std::vector<std::string> fused_units() const { return {}; }
 };
 

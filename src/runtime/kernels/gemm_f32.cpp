@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "bitsmith/core/half.h"
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define BS_GEMM_AVX2 1
@@ -105,6 +107,48 @@ void pack_b(const MatView& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int
         if (j < cols) {
           const float* src = b.data + (j0 + q + j) * b.ld + k0;
           for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = src[k];
+        } else {
+          for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+// Widens 16 consecutive float16 values (exact).
+inline void widen16(const uint16_t* src, float* dst) {
+#if defined(BS_GEMM_AVX2) && defined(__F16C__)
+  _mm256_storeu_ps(dst, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src))));
+  _mm256_storeu_ps(dst + 8, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 8))));
+#else
+  for (int i = 0; i < 16; ++i) dst[i] = f16_to_f32(src[i]);
+#endif
+}
+
+// pack_b for float16 B (elements at h laid out as `b` says, b.data unused): the same panels
+// holding the exactly widened values.
+void pack_b_f16(const uint16_t* h, const MatView& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                float* dst) {
+  float run[kKc];
+  for (int64_t q = 0; q < nc; q += kNr, dst += kNr * kc) {
+    const int64_t cols = std::min(kNr, std::min(nc - q, n - j0 - q));
+    if (!b.trans) {
+      const uint16_t* src = h + k0 * b.ld + j0 + q;
+      for (int64_t k = 0; k < kc; ++k) {
+        float* d = dst + k * kNr;
+        if (cols == kNr) {
+          widen16(src + k * b.ld, d);
+          continue;
+        }
+        int64_t j = 0;
+        for (; j < cols; ++j) d[j] = f16_to_f32(src[k * b.ld + j]);
+        for (; j < kNr; ++j) d[j] = 0.f;
+      }
+    } else {
+      for (int64_t j = 0; j < kNr; ++j) {
+        if (j < cols) {
+          f16_to_f32_n(h + (j0 + q + j) * b.ld + k0, run, static_cast<size_t>(kc));
+          for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = run[k];
         } else {
           for (int64_t k = 0; k < kc; ++k) dst[k * kNr + j] = 0.f;
         }
@@ -312,11 +356,66 @@ const float* PackedB::panel(int64_t k0, int64_t panel_index) const {
 #ifdef BS_GEMM_AVX2
 constexpr int64_t kGemvCols = 1024;  // columns of C accumulated at once by gemv_rows
 
+#if defined(__F16C__)
+// A C tile of R <= kMr rows x nr <= kNr columns against a row-major float16 B (row k at
+// h + k * ldb), B widened as it is read: micro_kernel_rows' arithmetic (fma chain over the K
+// block from 0, then store_row's epilogue), accumulators in registers.
+template <int R>
+void f16_rows_tile(int64_t kc, const float* a, const uint16_t* h, int64_t ldb, float* c, int64_t ldc, int64_t nr,
+                   float alpha_s, float beta_s, bool first) {
+  __m256 acc0[R], acc1[R];
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  uint16_t tail[kNr] = {};
+  for (int64_t k = 0; k < kc; ++k, a += kMr) {
+    const uint16_t* hr = h + k * ldb;
+    if (nr < kNr) {
+      std::memcpy(tail, hr, static_cast<size_t>(nr) * sizeof(uint16_t));
+      hr = tail;
+    }
+    const __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hr)));
+    const __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hr + 8)));
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r);
+      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+    }
+  }
+  const __m256 alpha = _mm256_set1_ps(alpha_s), beta = _mm256_set1_ps(beta_s);
+  for (int r = 0; r < R; ++r) store_row(c + r * ldc, acc0[r], acc1[r], nr, alpha, beta, first, beta_s == 0.f);
+}
+
+// m <= kMr rows of A against a row-major float16 B (ldb), 16 columns at a time per K block.
+void gemv_rows_f16(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const uint16_t* h, int64_t ldb,
+                   float beta, float* c, int64_t ldc, float* pa) {
+  for (int64_t pc = 0; pc < k; pc += kKc) {
+    const int64_t kc = std::min(kKc, k - pc);
+    const float* ap = a.packed ? a.packed->panel(pc, a.offset / kMr) : pa;
+    if (!a.packed) pack_a(a.view, m, 0, kMr, pc, kc, pa);
+    const uint16_t* hb = h + pc * ldb;
+    for (int64_t j = 0; j < n; j += kNr) {
+      const int64_t nr = std::min(kNr, n - j);
+      float* cj = c + j;
+      switch (m) {
+        case 1: f16_rows_tile<1>(kc, ap, hb + j, ldb, cj, ldc, nr, alpha, beta, pc == 0); break;
+        case 2: f16_rows_tile<2>(kc, ap, hb + j, ldb, cj, ldc, nr, alpha, beta, pc == 0); break;
+        case 3: f16_rows_tile<3>(kc, ap, hb + j, ldb, cj, ldc, nr, alpha, beta, pc == 0); break;
+        case 4: f16_rows_tile<4>(kc, ap, hb + j, ldb, cj, ldc, nr, alpha, beta, pc == 0); break;
+        case 5: f16_rows_tile<5>(kc, ap, hb + j, ldb, cj, ldc, nr, alpha, beta, pc == 0); break;
+        default: f16_rows_tile<6>(kc, ap, hb + j, ldb, cj, ldc, nr, alpha, beta, pc == 0); break;
+      }
+    }
+  }
+}
+#endif
+
 // m <= kMr rows against a plain row-major B, streaming B row by row (no packing): per K block
 // and column chunk, acc[r][j] = fma chain over k from 0, then the micro-kernel's epilogue, so
 // every element is computed exactly as by the micro-kernel.
-void gemv_rows(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const MatView& b, float beta,
-               float* c, int64_t ldc, float* pa, float* acc) {
+// A float16 B (b16 set; b.data unused) is widened one row chunk at a time into `wide` (builds
+// without F16C; with it, gemv_rows_f16 is used instead).
+void gemv_rows(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const MatView& b, const uint16_t* b16,
+               float beta, float* c, int64_t ldc, float* pa, float* acc, float* wide) {
   const __m256 alpha_v = _mm256_set1_ps(alpha), beta_v = _mm256_set1_ps(beta);
   for (int64_t jc = 0; jc < n; jc += kGemvCols) {
     const int64_t nc = std::min(kGemvCols, n - jc);
@@ -326,7 +425,8 @@ void gemv_rows(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, con
       if (!a.packed) pack_a(a.view, m, 0, kMr, pc, kc, pa);
       std::fill(acc, acc + m * kGemvCols, 0.f);
       for (int64_t q = 0; q < kc; ++q) {
-        const float* brow = b.data + (pc + q) * b.ld + jc;
+        const float* brow = b16 ? wide : b.data + (pc + q) * b.ld + jc;
+        if (b16) f16_to_f32_n(b16 + (pc + q) * b.ld + jc, wide, static_cast<size_t>(nc));
         for (int64_t r = 0; r < m; ++r) {
           const float as = ap[q * kMr + r];
           const __m256 av = _mm256_set1_ps(as);
@@ -356,8 +456,16 @@ void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, cons
   }
   thread_local std::vector<float> buf_a, buf_b;
 #ifdef BS_GEMM_AVX2
+#if defined(__F16C__)
+  if (m <= kMr && !b.packed && !b.view.trans && b.f16) {
+    gemv_rows_f16(m, n, k, alpha, a, b.f16, b.view.ld, beta, c, ldc, scratch(buf_a, kMr * kKc + kPackSlack));
+    return;
+  }
+#endif
   if (m <= kMr && !b.packed && !b.view.trans) {
-    gemv_rows(m, n, k, alpha, a, b.view, beta, c, ldc, scratch(buf_a, kMr * kKc + kPackSlack), scratch(buf_b, kMr * kGemvCols));
+    float* acc = scratch(buf_b, (kMr + 1) * kGemvCols);
+    gemv_rows(m, n, k, alpha, a, b.view, b.f16, beta, c, ldc, scratch(buf_a, kMr * kKc + kPackSlack), acc,
+              acc + kMr * kGemvCols);
     return;
   }
 #endif
@@ -368,7 +476,8 @@ void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, cons
     for (int64_t pc = 0; pc < k; pc += kKc) {
       const int64_t kc = std::min(kKc, k - pc);
       const bool first = pc == 0;
-      if (!b.packed) pack_b(b.view, n, pc, kc, jc, round_up(nc, kNr), pb);
+      if (!b.packed && b.f16) pack_b_f16(b.f16, b.view, n, pc, kc, jc, round_up(nc, kNr), pb);
+      else if (!b.packed) pack_b(b.view, n, pc, kc, jc, round_up(nc, kNr), pb);
       for (int64_t ic = 0; ic < m; ic += kMc) {
         const int64_t mc = std::min(kMc, m - ic);
         if (!a.packed) pack_a(a.view, m, ic, round_up(mc, kMr), pc, kc, pa);
@@ -423,6 +532,7 @@ void sgemm(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, const G
       const int64_t j0 = t0 * kNr, j1 = std::min(n, t1 * kNr);
       GemmB bs = b;
       if (bs.packed) bs.offset += j0;
+      else if (bs.f16) bs.f16 += bs.view.trans ? j0 * bs.view.ld : j0;
       else bs.view.data += bs.view.trans ? j0 * bs.view.ld : j0;
       sgemm_st(m, j1 - j0, k, alpha, a, bs, beta, c + j0, ldc);
     } else {

@@ -92,6 +92,11 @@ struct GemmB {
   MatView view;
   const PackedB* packed = nullptr;
   int64_t offset = 0;  // first column of `packed` (a multiple of kGemmNr)
+  // When set (and `packed` is not): B's elements are IEEE float16 bits laid out as `view` says
+  // (view.ld, view.trans; view.data is not read). They are widened to f32 (exactly) panel by
+  // panel while packing / streaming, never all at once; the result is byte-identical to passing
+  // the widened f32 matrix as `view`.
+  const uint16_t* f16 = nullptr;
 };
 
 // Single-threaded GEMM on the calling thread (uses thread-local pack buffers).
