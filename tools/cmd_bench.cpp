@@ -1,4 +1,5 @@
-// bitsmith bench MODEL [MODEL ...] [--threads N] [--batch N] [--warmup W] [--iters I] [--input ...] [--json]
+// bitsmith bench MODEL [MODEL ...] [--threads N] [--batch N] [--warmup W] [--iters I] [--input ...] [--profile]
+//   [--json]
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -21,6 +22,7 @@ struct BenchArgs {
   int iters = 50;
   uint64_t seed = 0;
   bool json = false;
+  bool profile = false;
 };
 
 int run_bench(const BenchArgs& args) {
@@ -44,6 +46,14 @@ int run_bench(const BenchArgs& args) {
   bo.iters = args.iters;
   auto stats = bench_interleaved(ptrs, feeds, bo);
   if (!stats) return report_error(stats.status());
+  // Per-op profile after the timed runs, so observing never disturbs the latency figures.
+  std::vector<std::vector<OpProfileRow>> profiles(execs.size());
+  if (args.profile)
+    for (size_t i = 0; i < execs.size(); ++i) {
+      auto p = profile_by_op(*execs[i], feeds[i], args.iters);
+      if (!p) return report_error(p.status().with_context(args.models[i]));
+      profiles[i] = std::move(p).value();
+    }
   const int64_t rss = peak_rss_bytes();
   if (args.json) {
     nlohmann::json j;
@@ -58,6 +68,12 @@ int run_bench(const BenchArgs& args) {
       j["models"].push_back({{"model", args.models[i]}, {"min_ms", s.min_ms}, {"mean_ms", s.mean_ms},
                              {"p50_ms", s.p50_ms}, {"p90_ms", s.p90_ms}, {"p99_ms", s.p99_ms},
                              {"throughput_per_s", s.throughput_per_s}});
+      if (args.profile) {
+        nlohmann::json rows = nlohmann::json::array();
+        for (const OpProfileRow& r : profiles[i])
+          rows.push_back({{"op", r.op}, {"nodes", r.nodes}, {"total_ms", r.total_ms}, {"share", r.share}});
+        j["models"].back()["profile"] = rows;
+      }
     }
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -74,6 +90,13 @@ int run_bench(const BenchArgs& args) {
     for (size_t i = 1; i < stats->size(); ++i)
       std::printf("p50 ratio %s / %s: %.3f\n", args.models[i].c_str(), args.models[0].c_str(),
                   (*stats)[i].p50_ms / (*stats)[0].p50_ms);
+  for (size_t i = 0; args.profile && i < profiles.size(); ++i) {
+    std::printf("\nprofile of %s (ms per run, by op type):\n", args.models[i].c_str());
+    std::printf("  %-32s %6s %10s %7s\n", "op", "nodes", "ms", "share");
+    for (const OpProfileRow& r : profiles[i])
+      std::printf("  %-32s %6lld %10.3f %6.1f%%\n", r.op.c_str(), static_cast<long long>(r.nodes), r.total_ms,
+                  100 * r.share);
+  }
   std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1 << 20));
   return 0;
 }
@@ -90,6 +113,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
   cmd->add_option("--iters", args->iters, "Timed runs per model")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", args->seed, "Seed of the random inputs");
+  cmd->add_flag("--profile", args->profile, "Also print where the time goes, per op type (measured after the timed runs)");
   cmd->add_flag("--json", args->json, "Print JSON (per model: min_ms, p50_ms, p90_ms, p99_ms, throughput_per_s)");
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "bitsmith/core/half.h"
@@ -123,6 +124,40 @@ int64_t peak_rss_bytes() {
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+Expected<std::vector<OpProfileRow>> profile_by_op(Executor& executor, const NamedTensors& feeds, int iters) {
+  using Clock = std::chrono::steady_clock;
+  BS_TRY(executor.run(feeds).status());  // warm-up: first-touch allocations, packed weights
+  std::map<std::string, OpProfileRow> rows;
+  for (int it = 0; it < std::max(iters, 1); ++it) {
+    Clock::time_point prev = Clock::now();
+    auto out = executor.run_observed(feeds, [&](const Node& node, const std::string& value, const Tensor&) {
+      // A node with several outputs is seen once per output; time it at its first output.
+      if (node.outputs.empty() || value != node.outputs.front()) return Status::ok();
+      const Clock::time_point now = Clock::now();
+      const std::string op = node.domain.empty() || node.domain == "ai.onnx" ? node.op_type
+                                                                               : node.domain + "." + node.op_type;
+      OpProfileRow& row = rows[op];
+      row.op = op;
+      if (it == 0) ++row.nodes;
+      row.total_ms += std::chrono::duration<double, std::milli>(now - prev).count();
+      prev = now;
+      return Status::ok();
+    });
+    BS_TRY(out.status());
+  }
+  std::vector<OpProfileRow> result;
+  double sum = 0;
+  for (auto& [op, row] : rows) {
+    row.total_ms /= std::max(iters, 1);
+    sum += row.total_ms;
+    result.push_back(row);
+  }
+  for (OpProfileRow& row : result) row.share = sum > 0 ? row.total_ms / sum : 0;
+  std::stable_sort(result.begin(), result.end(),
+                   [](const OpProfileRow& a, const OpProfileRow& b) { return a.total_ms > b.total_ms; });
+  return result;
 }
 
 }  // namespace bitsmith

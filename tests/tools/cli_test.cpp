@@ -215,5 +215,25 @@ TEST_F(CliTest, BenchJsonTimesEveryModel) {
   EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 0);
 }
 
+TEST_F(CliTest, BenchProfileCountsEveryNodeByOpType) {
+  CliResult r = run_cli(std::string("bench ") + kCnn + " --iters 2 --warmup 0 --batch 1 --profile --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto m = nlohmann::json::parse(r.out)["models"][0];
+  ASSERT_TRUE(m.contains("profile")) << r.out;
+  // The node counts per op type must add up to the model's nodes, as `inspect --json` counts them.
+  CliResult inspect = run_cli(std::string("inspect ") + kCnn + " --json");
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto info = nlohmann::json::parse(inspect.out);
+  int64_t nodes = 0;
+  double share = 0;
+  for (const auto& row : m["profile"]) {
+    nodes += row["nodes"].get<int64_t>();
+    share += row["share"].get<double>();
+    EXPECT_GE(row["total_ms"].get<double>(), 0) << row.dump();
+  }
+  EXPECT_EQ(nodes, info["node_count"].get<int64_t>());
+  EXPECT_NEAR(share, 1.0, 1e-9);
+}
+
 }  // namespace
 }  // namespace bitsmith

@@ -41,6 +41,18 @@ Expected<std::vector<LatencyStats>> bench_interleaved(const std::vector<Executor
 // Summary statistics of samples in ms (nearest-rank percentiles).
 LatencyStats latency_stats(std::vector<double> samples_ms, int batch);
 
+// Where the time goes: wall time per op type ("Conv", "com.microsoft.QGemm", ...) over `iters`
+// runs observed node by node (after one untimed run). A node's time is measured from the previous
+// node's end (or the run's start) to its own end, so the rows sum to the runs' wall time.
+// Sorted by total_ms, largest first; share = total_ms / sum of all rows.
+struct OpProfileRow {
+  std::string op;
+  int64_t nodes = 0;      // nodes of this op type executed per run
+  double total_ms = 0;    // per run (averaged over iters)
+  double share = 0;
+};
+Expected<std::vector<OpProfileRow>> profile_by_op(Executor& executor, const NamedTensors& feeds, int iters);
+
 // Peak resident set size of this process so far, in bytes.
 int64_t peak_rss_bytes();
 
