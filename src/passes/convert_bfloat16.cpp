@@ -64,9 +64,7 @@ class ConvertBFloat16Pass final : public PassWithOptions<ConvertBFloat16Options>
   }
 
   static void validate(const Options& o, const std::string& pointer, std::vector<std::string>& errors) {
-    if (!(o.min_positive_val < o.max_finite_val))
-      errors.push_back(pointer + ": min_positive_val (" + std::to_string(o.min_positive_val) +
-                       ") must be below max_finite_val (" + std::to_string(o.max_finite_val) + ")");
+    passes_detail::validate_clamp_range(o.min_positive_val, o.max_finite_val, pointer, errors);
   }
 
   Status run(Model& model, PassContext& ctx) override {

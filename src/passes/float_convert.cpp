@@ -610,4 +610,11 @@ Status convert_float_model(Model& model, PassContext& ctx, const FloatConvertCon
   return Status::ok();
 }
 
+void validate_clamp_range(double min_positive_val, double max_finite_val, const std::string& pointer,
+                          std::vector<std::string>& errors) {
+  if (!(min_positive_val < max_finite_val))
+    errors.push_back(pointer + ": min_positive_val (" + std::to_string(min_positive_val) +
+                     ") must be below max_finite_val (" + std::to_string(max_finite_val) + ")");
+}
+
 }  // namespace bitsmith::passes_detail

@@ -22,6 +22,11 @@ struct FloatConvertConfig {
   bool weight_only = false;             // true: weights stored in `target`, compute stays f32
 };
 
+// Cross-field check shared by both passes' options: min_positive_val < max_finite_val, else an
+// error at `pointer` is appended.
+void validate_clamp_range(double min_positive_val, double max_finite_val, const std::string& pointer,
+                          std::vector<std::string>& errors);
+
 // The default block list of convert-float16 / convert-bfloat16 (see convert_float16.cpp).
 const std::vector<std::string>& default_float_block_ops();
 
