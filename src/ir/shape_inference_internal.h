@@ -82,6 +82,13 @@ const std::vector<int64_t>* partial_int_values(const NodeCtx& ctx, size_t i);
 // Dims from integer values: negative (-1, kUnknownInt) -> unknown (callers handle Reshape's -1 and 0 themselves).
 std::vector<Dim> dims_from_values(const std::vector<int64_t>& values);
 Dim known_dim(int64_t v);
+// `v` without its tracked element values (an op's output shaped like its input, new values).
+inline Val shape_of(const Val& v) {
+  Val r = v;
+  r.ints.reset();
+  r.reals.reset();
+  return r;
+}
 // The Val of a constant tensor (shape, dtype, values when small).
 Val val_of_tensor(const Tensor& t);
 

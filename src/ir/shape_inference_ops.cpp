@@ -16,9 +16,7 @@ namespace {
 // Output 0 like input 0 (values not tracked).
 Status same_as_input0(NodeCtx& c) {
   if (const Val* x = c.in(0)) {
-    Val v = *x;
-    v.ints.reset();
-    v.reals.reset();
+    Val v = shape_of(*x);
     c.out(0) = std::move(v);
   }
   return Status::ok();
@@ -323,9 +321,7 @@ Status pool(NodeCtx& c) {
 Status global_pool(NodeCtx& c) {
   const Val* x = c.in(0);
   if (!x) return Status::ok();
-  Val v = *x;
-  v.ints.reset();
-  v.reals.reset();
+  Val v = shape_of(*x);
   if (v.has_rank) {
     if (v.rank() < 3) return c.fail("global pooling input must have rank >= 3");
     for (size_t i = 2; i < v.dims.size(); ++i) v.dims[i] = known_dim(1);
@@ -343,9 +339,7 @@ Status layer_norm(NodeCtx& c) {
   const auto axis = normalize_axis(c.node().attr_int("axis", -1), x->rank());
   if (!axis) return c.fail("axis out of range");
   for (size_t o = 1; o < c.num_outputs() && o < 3; ++o) {  // Mean, InvStdDev: reduced dims kept as 1
-    Val v = *x;
-    v.ints.reset();
-    v.reals.reset();
+    Val v = shape_of(*x);
     v.dtype = DType::kF32;
     for (int d = *axis; d < x->rank(); ++d) v.dims[d] = known_dim(1);
     c.out(o) = std::move(v);
@@ -426,9 +420,7 @@ Status arg_reduce(NodeCtx& c) {
 Status topk(NodeCtx& c) {
   const Val* x = c.in(0);
   if (!x) return Status::ok();
-  Val v = *x;
-  v.ints.reset();
-  v.reals.reset();
+  Val v = shape_of(*x);
   if (v.has_rank) {
     const auto axis = normalize_axis(c.node().attr_int("axis", -1), x->rank());
     if (!axis) return c.fail("axis out of range");

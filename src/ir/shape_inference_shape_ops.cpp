@@ -303,9 +303,7 @@ Status split(NodeCtx& c) {
       sizes->push_back(std::min(chunk, std::max<int64_t>(0, total.value - chunk * static_cast<int64_t>(o))));
   }
   for (size_t o = 0; o < n_out; ++o) {
-    Val v = *x;
-    v.ints.reset();
-    v.reals.reset();
+    Val v = shape_of(*x);
     v.dims[*axis] = sizes && sizes->size() == n_out ? known_dim((*sizes)[o]) : Dim{};
     c.out(o) = std::move(v);
   }
@@ -360,9 +358,7 @@ Status slice(NodeCtx& c) {
   if (steps.empty()) steps.assign(starts.size(), 1);
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     return c.fail("starts, ends, axes and steps have different lengths");
-  Val v = *x;
-  v.ints.reset();
-  v.reals.reset();
+  Val v = shape_of(*x);
   std::vector<int64_t> value_range;  // for 1-D tracked values: [start, end, step]
   for (size_t i = 0; i < starts.size(); ++i) {
     auto ax = normalize_axis(axes[i], x->rank());
@@ -414,9 +410,7 @@ Status gather(NodeCtx& c) {
 
 Status gather_elements(NodeCtx& c) {
   if (const Val* idx = c.in(1)) {
-    c.out(0) = *idx;
-    c.out(0).ints.reset();
-    c.out(0).reals.reset();
+    c.out(0) = shape_of(*idx);
   }
   c.out(0).dtype = c.in(0) ? c.in(0)->dtype : DType::kUndefined;
   return Status::ok();
@@ -524,9 +518,7 @@ Status pad(NodeCtx& c) {
     for (int d = 0; d < x->rank(); ++d) axes.push_back(d);
   }
   if (pads.size() != 2 * axes.size()) return c.fail("pads has " + std::to_string(pads.size()) + " values");
-  Val v = *x;
-  v.ints.reset();
-  v.reals.reset();
+  Val v = shape_of(*x);
   for (size_t i = 0; i < axes.size(); ++i) {
     auto ax = normalize_axis(axes[i], x->rank());
     if (!ax) return c.fail("axis out of range");
@@ -585,9 +577,7 @@ Status depth_space(NodeCtx& c) {
 
 Status same_as_data(NodeCtx& c) {  // ScatterND, ScatterElements
   if (const Val* x = c.in(0)) {
-    c.out(0) = *x;
-    c.out(0).ints.reset();
-    c.out(0).reals.reset();
+    c.out(0) = shape_of(*x);
   }
   return Status::ok();
 }
