@@ -12,9 +12,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
-#include <numeric>
-#include <random>
 
+#include "bitsmith/compress/data.h"
 #include "bitsmith/io/model_io.h"
 #include "bitsmith/io/npy.h"
 #include "bitsmith/passes/manager.h"
@@ -83,46 +82,9 @@ Expected<nlohmann::json> build_pipeline(const QuantizeArgs& a, std::string& pres
 
 // Calibration batches from a .npy of rows for the model's single input.
 Expected<CalibrationData> load_calibration(const QuantizeArgs& a, const Model& model) {
-  std::vector<const ValueInfo*> inputs = model.graph.runtime_inputs();
-  if (inputs.size() != 1)
-    return invalid_argument("--calib " + a.calib + ": the model has " + std::to_string(inputs.size()) +
-                            " inputs; --calib feeds models with exactly one");
-  BS_ASSIGN_OR_RETURN(Tensor data, read_npy(a.calib));
-  const ValueInfo& in = *inputs[0];
-  if (data.dtype() != in.type.elem_type)
-    return data_error("--calib " + a.calib + ": dtype " + std::string(dtype_name(data.dtype())) + ", input '" +
-                      in.name + "' is " + std::string(dtype_name(in.type.elem_type)));
-  if (data.rank() == 0 || (in.type.has_shape && static_cast<size_t>(data.rank()) != in.type.dims.size()))
-    return data_error("--calib " + a.calib + ": shape " + shape_str(data.shape()) + " does not match input '" +
-                      in.name + "' of rank " + std::to_string(in.type.dims.size()) + " (rows along dim 0)");
-  for (size_t d = 1; in.type.has_shape && d < in.type.dims.size(); ++d)
-    if (in.type.dims[d].has_value() && in.type.dims[d].value != data.dim(static_cast<int>(d)))
-      return data_error("--calib " + a.calib + ": shape " + shape_str(data.shape()) + ", input '" + in.name +
-                        "' needs dim " + std::to_string(d) + " = " + std::to_string(in.type.dims[d].value));
-  const int64_t rows = data.dim(0);
-  if (rows == 0) return data_error("--calib " + a.calib + ": the calibration set is empty (0 rows)");
-  std::vector<int64_t> pick(static_cast<size_t>(rows));
-  std::iota(pick.begin(), pick.end(), 0);
-  if (a.calib_samples > 0 && a.calib_samples < rows) {
-    std::mt19937_64 rng(a.seed);
-    std::shuffle(pick.begin(), pick.end(), rng);
-    pick.resize(static_cast<size_t>(a.calib_samples));
-    std::sort(pick.begin(), pick.end());
-  }
-  const std::string name = in.name;
-  const size_t row_bytes = data.nbytes() / static_cast<size_t>(rows);
-  return CalibrationData([data, pick, name, row_bytes](const BatchVisitor& visit) -> Status {
-    for (size_t first = 0; first < pick.size(); first += kCalibrationBatch) {
-      const size_t count = std::min<size_t>(kCalibrationBatch, pick.size() - first);
-      Shape shape = data.shape();
-      shape[0] = static_cast<int64_t>(count);
-      Tensor batch(data.dtype(), shape);
-      for (size_t r = 0; r < count; ++r)
-        std::copy_n(data.bytes() + pick[first + r] * row_bytes, row_bytes, batch.mutable_bytes() + r * row_bytes);
-      BS_TRY(visit({{name, batch}}));
-    }
-    return Status::ok();
-  });
+  BS_ASSIGN_OR_RETURN(Tensor rows, load_input_rows(a.calib, model, "--calib"));
+  const std::string name = model.graph.runtime_inputs()[0]->name;
+  return calibration_batches(rows, name, a.calib_samples, a.seed, kCalibrationBatch);
 }
 
 int64_t file_size(const std::string& path) {

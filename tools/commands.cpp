@@ -5,7 +5,7 @@
 namespace bitsmith::tools {
 
 // One line per subcommand; defined in tools/cmd_*.cpp.
-#define BS_COMMANDS(X) X(inspect) X(convert) X(run) X(eval) X(bench) X(passes) X(quantize)
+#define BS_COMMANDS(X) X(inspect) X(convert) X(run) X(eval) X(bench) X(passes) X(quantize) X(compress) X(analyze)
 
 #define BS_DECLARE(name) void register_##name(CLI::App& app, int& exit_code);
 BS_COMMANDS(BS_DECLARE)

@@ -25,6 +25,7 @@
 #include "bitsmith/core/half.h"
 #include "bitsmith/ir/op_schema.h"
 #include "bitsmith/passes/scope.h"
+#include "bitsmith/quant/weight_quant.h"
 #include "passes/graph_util.h"
 
 namespace bitsmith::passes_detail {
@@ -378,6 +379,31 @@ const std::vector<std::string>& default_float_block_ops() {
   return ops;
 }
 
+// The TensorChange of f32 `original` stored as f16/bf16 `converted` (same name), with the
+// measured error of the stored values against the original.
+static TensorChange conversion_change(const Tensor& original, const Tensor& converted) {
+  const int64_t n = original.numel();
+  Tensor back(DType::kF32, original.shape());
+  const uint16_t* low = converted.data<uint16_t>();
+  float* dst = back.mutable_data<float>();
+  if (converted.dtype() == DType::kF16) f16_to_f32_n(low, dst, static_cast<size_t>(n));
+  else
+    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(low[i]);
+  const QuantError e = quant_error(original, back);
+  TensorChange c;
+  c.tensor = c.result = original.name();
+  c.dtype_before = DType::kF32;
+  c.dtype_after = converted.dtype();
+  c.numel = n;
+  c.bytes_before = static_cast<int64_t>(original.nbytes());
+  c.bytes_after = static_cast<int64_t>(converted.nbytes());
+  c.sqnr_db = e.sqnr_db;
+  c.cosine = e.cosine;
+  c.max_abs_err = e.max_abs;
+  c.how = std::string(dtype_name(converted.dtype()));
+  return c;
+}
+
 Tensor convert_weight(const Tensor& t, const FloatConvertConfig& cfg, int64_t& clamped) {
   Tensor out(cfg.target, t.shape(), t.name());
   const float* src = t.data<float>();
@@ -486,7 +512,9 @@ Status convert_float_model(Model& model, PassContext& ctx, const FloatConvertCon
     if (!legacy_inputs && !is_constant_initializer(g, t.name())) continue;
     if (!weight_goes_low(t.name())) continue;
     home[t.name()] = low;
-    t = convert_weight(t, cfg, clamped);
+    Tensor converted = convert_weight(t, cfg, clamped);
+    rec.tensors.push_back(conversion_change(t, converted));
+    t = std::move(converted);
     rec.count("initializers_converted");
     for (ValueInfo& in : g.inputs)  // its (legacy) graph input entry declares the new type
       if (in.name == t.name() && in.type.kind == TypeInfo::Kind::kTensor) in.type.elem_type = low;

@@ -255,7 +255,7 @@ void set_float_attr(Node& node, const std::string& name, float v) {
 // Rewrites the graph for one match. Names of initializers that may have become unused are
 // appended to `candidates`.
 void apply_fold(Graph& g, const BnMatch& m, FoldPlan plan, const std::unordered_map<std::string, int>& uses,
-                NameAllocator& names, std::vector<std::string>& candidates) {
+                NameAllocator& names, std::vector<std::string>& candidates, PassRecord& rec) {
   Node& p = g.nodes[m.producer];
   const Node& bn = g.nodes[m.bn];
   const std::string old_w = p.inputs[1];
@@ -264,6 +264,26 @@ void apply_fold(Graph& g, const BnMatch& m, FoldPlan plan, const std::unordered_
   const std::string b_name = !old_b.empty() && uses.at(old_b) == 1 ? old_b : names.make(bias_base_name(old_w));
   plan.weight.set_name(w_name);
   plan.bias.set_name(b_name);
+  // The weight keeps its role with new values (error not measured: the fold changes values on purpose).
+  TensorChange c;
+  c.tensor = old_w;
+  c.result = w_name;
+  c.dtype_before = c.dtype_after = plan.weight.dtype();
+  c.numel = plan.weight.numel();
+  c.bytes_before = c.bytes_after = static_cast<int64_t>(plan.weight.nbytes());
+  c.how = "batchnorm '" + bn.name + "' folded in";
+  rec.tensors.push_back(std::move(c));
+  for (size_t k = 1; k < 5; ++k) {  // scale, B, mean, var: absorbed
+    const Tensor* t = g.find_initializer(bn.inputs[k]);
+    if (!t) continue;
+    TensorChange f;
+    f.tensor = bn.inputs[k];
+    f.dtype_before = t->dtype();
+    f.numel = t->numel();
+    f.bytes_before = static_cast<int64_t>(t->nbytes());
+    f.how = "folded into '" + w_name + "' and '" + b_name + "'";
+    rec.tensors.push_back(std::move(f));
+  }
   set_initializer(g, std::move(plan.weight));
   set_initializer(g, std::move(plan.bias));
   for (const std::string& old : {old_w, old_b})
@@ -315,7 +335,7 @@ class FoldBatchNormPass final : public PassWithOptions<FoldBatchNormOptions> {
       rec.count("folded");
       if (input_name(p, 2).empty()) rec.count("biases_created");
       if (m.op == "MatMul") rec.count("matmul_to_gemm");
-      apply_fold(g, m, std::move(plan), uses, names, candidates);
+      apply_fold(g, m, std::move(plan), uses, names, candidates, rec);
       erase[m.bn] = true;
     }
     erase_nodes(g, erase);

@@ -1,6 +1,8 @@
 // PassRecord and PassContext.
 #include "bitsmith/passes/pass.h"
 
+#include <cmath>
+
 namespace bitsmith {
 namespace {
 
@@ -46,6 +48,20 @@ nlohmann::json PassRecord::to_json() const {
   j["skipped"] = nlohmann::json::array();
   for (const NodeSkip& s : skipped) j["skipped"].push_back({{"node", s.node}, {"op", s.op}, {"reason", s.reason}});
   j["notes"] = notes;
+  j["tensors"] = nlohmann::json::array();
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  for (const TensorChange& t : tensors)
+    j["tensors"].push_back({{"tensor", t.tensor},
+                            {"result", t.result},
+                            {"dtype_before", std::string(dtype_name(t.dtype_before))},
+                            {"dtype_after", std::string(dtype_name(t.dtype_after))},
+                            {"numel", t.numel},
+                            {"bytes_before", t.bytes_before},
+                            {"bytes_after", t.bytes_after},
+                            {"sqnr_db", num(t.sqnr_db)},
+                            {"cosine", num(t.cosine)},
+                            {"max_abs_err", num(t.max_abs_err)},
+                            {"how", t.how}});
   return j;
 }
 

@@ -88,6 +88,17 @@ struct QuantizedWeight {
   QuantError error;     // of the dequantized weight against the float one
 };
 
+// Records f32 weight `name` replaced by `qw`: the bytes_before/bytes_after/weights_quantized
+// counters and a TensorChange with qw's measured error (its `result` is left empty: set
+// rec.tensors.back().result to the codes' initializer name once added). Call before moving qw.
+void record_weight(PassRecord& rec, const std::string& name, const QuantizedWeight& qw, std::string how);
+
+// Records bias `name` (f32) now stored as initializer `stored` (its scale `stored_scale`, if any:
+// int32 codes times that scale, per element or scalar) with the measured error of what it stands
+// for against beta * bias. `how` says what was done.
+void record_bias(PassRecord& rec, const Tensor& bias, float beta, const std::string& name, const Tensor& stored,
+                 const Tensor* stored_scale, const std::string& stored_name, std::string how);
+
 // " (SQNR 41.2 dB)" for records.
 std::string error_note(const QuantError& e);
 

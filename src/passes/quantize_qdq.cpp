@@ -68,13 +68,6 @@ ActQ add_activation_params(RewriteContext& rc, const std::string& v, const std::
   return aq;
 }
 
-void count_weight(RewriteContext& rc, const QuantizedWeight& qw) {
-  PassRecord& rec = rc.ctx.record();
-  rec.count("bytes_before", qw.float_bytes);
-  rec.count("bytes_after", static_cast<int64_t>(qw.q.nbytes() + qw.scale.nbytes() + qw.zero_point.nbytes()));
-  rec.count("weights_quantized");
-}
-
 }  // namespace
 
 Status rewrite_static_qdq(RewriteContext& rc, const std::vector<QuantNode>& nodes, const Ranges& ranges) {
@@ -104,13 +97,14 @@ Status rewrite_static_qdq(RewriteContext& rc, const std::vector<QuantNode>& node
     Expected<QuantizedWeight> qw = quantize_weight(w, rc.o.weights, rc.o.weights.granularity == Granularity::kPerTensor ? 0 : axis,
                                                    rc.ctx.num_threads());
     if (!qw) return qw.status().with_context(node.describe() + ": weight '" + n.weight + "'");
-    count_weight(rc, *qw);
+    record_weight(rc.ctx.record(), n.weight, *qw, describe_weight(rc.o.weights, axis));
     const std::string err = error_note(qw->error);
     const std::vector<float> w_scales = qw->params.scales;
     const int64_t channels = w.dim(axis);
     std::vector<Attribute> wattrs;
     if (rc.o.weights.granularity == Granularity::kPerChannel) wattrs.push_back(Attribute::make_int("axis", axis));
     const WeightNames wn = add_weight_initializers(g, std::move(qw).value(), n.weight, rc.names);
+    rc.ctx.record().tensors.back().result = wn.q;
     const std::string wdq = rc.names.make(n.weight + "_dequantized");
     rc.insert_before(n.index, make_node("DequantizeLinear", {wn.q, wn.scale, wn.zero_point}, {wdq},
                                         rc.names.make(node.name + "_weight_DQ"), std::move(wattrs)));
@@ -122,8 +116,11 @@ Status rewrite_static_qdq(RewriteContext& rc, const std::vector<QuantNode>& node
       auto [bq, bs] = quantize_bias(b, n.beta, act_q.at(x).params.scales[0], w_scales, channels);
       std::vector<Attribute> battrs;
       if (bs.rank() == 1) battrs.push_back(Attribute::make_int("axis", 0));
+      const Tensor b_copy = b;  // adding initializers may move the graph's tensors
+      const Tensor bq_copy = bq, bs_copy = bs;
       const std::string bq_name = add_initializer(g, std::move(bq), n.bias + "_quantized", rc.names);
       const std::string bs_name = add_initializer(g, std::move(bs), n.bias + "_scale", rc.names);
+      record_bias(rec, b_copy, n.beta, n.bias, bq_copy, &bs_copy, bq_name, "int32, scale x_scale * w_scale");
       const std::string bdq = rc.names.make(n.bias + "_dequantized");
       rc.insert_before(n.index, make_node("DequantizeLinear", {bq_name, bs_name}, {bdq},
                                           rc.names.make(node.name + "_bias_DQ"), std::move(battrs)));
@@ -168,7 +165,7 @@ Status rewrite_dynamic(RewriteContext& rc, const std::vector<QuantNode>& nodes) 
     Expected<QuantizedWeight> qw = quantize_weight(w, rc.o.weights, rc.o.weights.granularity == Granularity::kPerTensor ? 0 : axis,
                                                    rc.ctx.num_threads());
     if (!qw) return qw.status().with_context(node.describe() + ": weight '" + n.weight + "'");
-    count_weight(rc, *qw);
+    record_weight(rc.ctx.record(), n.weight, *qw, describe_weight(rc.o.weights, axis));
     const std::string err = error_note(qw->error);
     const QuantParams params = qw->params;
     const int64_t channels = w.dim(axis);
@@ -178,6 +175,7 @@ Status rewrite_dynamic(RewriteContext& rc, const std::vector<QuantNode>& nodes) 
     Tensor zp = uniform ? scalar_int(rc.o.weights.dtype, zps.empty() ? 0 : zps[0])
                         : zero_point_tensor(rc.o.weights.dtype, zps, {channels});
     const std::string wq = add_initializer(g, std::move(qw->q), n.weight + "_quantized", rc.names);
+    rc.ctx.record().tensors.back().result = wq;
     const std::string wzp = add_initializer(g, std::move(zp), n.weight + "_zero_point", rc.names);
     // Weight scale shaped to broadcast against the op's output: [C] for [.., N], [C, 1, 1] for NCHW.
     Shape sshape = params.scales.size() == 1 ? Shape{} : Shape{channels};
@@ -204,7 +202,9 @@ Status rewrite_dynamic(RewriteContext& rc, const std::vector<QuantNode>& nodes) 
       Tensor bt(DType::kF32, bshape);
       for (int64_t c = 0; c < channels; ++c)
         bt.mutable_data<float>()[c] = n.beta * b.data<float>()[b.numel() == 1 ? 0 : c];
+      const Tensor b_copy = b, bt_copy = bt;
       const std::string bname = add_initializer(g, std::move(bt), n.bias + "_folded", rc.names);
+      record_bias(rc.ctx.record(), b_copy, n.beta, n.bias, bt_copy, nullptr, bname, "float, added after the integer op");
       rc.insert_before(n.index, make_node("Add", {ym, bname}, {y}, rc.names.make(base + "_bias")));
       rc.unused_candidates.push_back(n.bias);
     }

@@ -59,13 +59,12 @@ Status rewrite_static_qoperator(RewriteContext& rc, const std::vector<QuantNode>
     Expected<QuantizedWeight> qw = quantize_weight(w, rc.o.weights, rc.o.weights.granularity == Granularity::kPerTensor ? 0 : axis,
                                                    rc.ctx.num_threads());
     if (!qw) return qw.status().with_context(node.describe() + ": weight '" + n.weight + "'");
-    rec.count("bytes_before", qw->float_bytes);
-    rec.count("bytes_after", static_cast<int64_t>(qw->q.nbytes() + qw->scale.nbytes() + qw->zero_point.nbytes()));
-    rec.count("weights_quantized");
+    record_weight(rec, n.weight, *qw, describe_weight(rc.o.weights, axis));
     const std::vector<float> w_scales = qw->params.scales;
     const std::string err = error_note(qw->error);
     const int64_t channels = w.dim(axis);
     const WeightNames wn = add_weight_initializers(g, std::move(qw).value(), n.weight, rc.names);
+    rec.tensors.back().result = wn.q;
     rc.unused_candidates.push_back(n.weight);
 
     // Output range (a Gemm's QLinearMatMul output excludes the bias).
@@ -86,7 +85,9 @@ Status rewrite_static_qoperator(RewriteContext& rc, const std::vector<QuantNode>
     std::vector<std::string> inputs = {xq.q, xq.scale, xq.zero_point, wn.q, wn.scale, wn.zero_point, yq.scale, yq.zero_point};
     if (conv && bias) {
       auto [bq, bs] = quantize_bias(*bias, n.beta, xq.params.scales[0], w_scales, channels);
+      const Tensor bq_copy = bq, bs_copy = bs;
       inputs.push_back(add_initializer(g, std::move(bq), n.bias + "_quantized", rc.names));
+      record_bias(rec, bias_t, n.beta, n.bias, bq_copy, &bs_copy, inputs.back(), "int32, scale x_scale * w_scale");
       rc.unused_candidates.push_back(n.bias);
     }
     rc.insert_before(n.index, make_node(conv ? "QLinearConv" : "QLinearMatMul", std::move(inputs), {yq.q}, node.name,
@@ -96,7 +97,9 @@ Status rewrite_static_qoperator(RewriteContext& rc, const std::vector<QuantNode>
       rc.insert_before(n.index, make_node("DequantizeLinear", {yq.q, yq.scale, yq.zero_point}, {ym}, rc.names.make(y + "_DQ")));
       Tensor bt(DType::kF32, {channels});
       for (int64_t c = 0; c < channels; ++c) bt.mutable_data<float>()[c] = n.beta * bias->data<float>()[bias->numel() == 1 ? 0 : c];
+      const Tensor bt_copy = bt;
       const std::string bname = add_initializer(g, std::move(bt), n.bias + "_folded", rc.names);
+      record_bias(rec, bias_t, n.beta, n.bias, bt_copy, nullptr, bname, "float, added after the integer op");
       rc.insert_before(n.index, make_node("Add", {ym, bname}, {y}, rc.names.make(y + "_bias")));
       rc.unused_candidates.push_back(n.bias);
     } else {

@@ -122,6 +122,54 @@ WeightNames add_weight_initializers(Graph& g, QuantizedWeight qw, const std::str
   return n;
 }
 
+void record_weight(PassRecord& rec, const std::string& name, const QuantizedWeight& qw, std::string how) {
+  const int64_t after = static_cast<int64_t>(qw.q.nbytes() + qw.scale.nbytes() + qw.zero_point.nbytes());
+  rec.count("bytes_before", qw.float_bytes);
+  rec.count("bytes_after", after);
+  rec.count("weights_quantized");
+  TensorChange t;
+  t.tensor = name;
+  t.dtype_before = DType::kF32;
+  t.dtype_after = qw.q.dtype();
+  t.numel = qw.q.numel();
+  t.bytes_before = qw.float_bytes;
+  t.bytes_after = after;
+  t.sqnr_db = qw.error.sqnr_db;
+  t.cosine = qw.error.cosine;
+  t.max_abs_err = qw.error.max_abs;
+  t.how = std::move(how);
+  rec.tensors.push_back(std::move(t));
+}
+
+void record_bias(PassRecord& rec, const Tensor& bias, float beta, const std::string& name, const Tensor& stored,
+                 const Tensor* stored_scale, const std::string& stored_name, std::string how) {
+  const int64_t n = stored.numel();
+  Tensor want(DType::kF32, {n}), got(DType::kF32, {n});
+  for (int64_t i = 0; i < n; ++i) {
+    want.mutable_data<float>()[i] = beta * bias.data<float>()[bias.numel() == 1 ? 0 : i];
+    if (stored.dtype() == DType::kI32) {
+      const float s = stored_scale->data<float>()[stored_scale->numel() == 1 ? 0 : i];
+      got.mutable_data<float>()[i] = static_cast<float>(stored.data<int32_t>()[i]) * s;
+    } else {
+      got.mutable_data<float>()[i] = stored.data<float>()[i];
+    }
+  }
+  const QuantError e = quant_error(want, got);
+  TensorChange t;
+  t.tensor = name;
+  t.result = stored_name;
+  t.dtype_before = DType::kF32;
+  t.dtype_after = stored.dtype();
+  t.numel = bias.numel();
+  t.bytes_before = static_cast<int64_t>(bias.nbytes());
+  t.bytes_after = static_cast<int64_t>(stored.nbytes() + (stored_scale ? stored_scale->nbytes() : 0));
+  t.sqnr_db = e.sqnr_db;
+  t.cosine = e.cosine;
+  t.max_abs_err = e.max_abs;
+  t.how = std::move(how);
+  rec.tensors.push_back(std::move(t));
+}
+
 std::string error_note(const QuantError& e) {
   if (!std::isfinite(e.sqnr_db)) return " (exact)";
   char buf[48];
@@ -207,15 +255,13 @@ Status rewrite_weight_only(RewriteContext& rc, const std::vector<QuantNode>& nod
       const Tensor w = *g.find_initializer(n.weight);
       Expected<QuantizedWeight> qw = quantize_weight(w, wo, axis, rc.ctx.num_threads());
       if (!qw) return qw.status().with_context(node.describe() + ": weight '" + n.weight + "'");
-      rec.count("bytes_before", qw->float_bytes);
-      const int64_t after = static_cast<int64_t>(qw->q.nbytes() + qw->scale.nbytes() + qw->zero_point.nbytes());
-      rec.count("bytes_after", after);
-      rec.count("weights_quantized");
       errors[key] = error_note(qw->error);
       std::vector<Attribute> attrs;
       if (wo.granularity != Granularity::kPerTensor) attrs.push_back(Attribute::make_int("axis", axis));
       if (wo.granularity == Granularity::kPerBlock) attrs.push_back(Attribute::make_int("block_size", wo.block_size));
+      record_weight(rec, n.weight, *qw, describe_weight(wo, axis));
       const WeightNames wn = add_weight_initializers(g, std::move(qw).value(), n.weight, rc.names);
+      rec.tensors.back().result = wn.q;
       const std::string out = rc.names.make(n.weight + "_dequantized");
       rc.insert_before(n.index, make_node("DequantizeLinear", {wn.q, wn.scale, wn.zero_point}, {out},
                                           rc.names.make(node.name + "_weight_dequantize"), std::move(attrs)));

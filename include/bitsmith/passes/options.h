@@ -151,6 +151,25 @@ class OptionTable {
         [field](const T& t) { return (t.*field) ? nlohmann::json(static_cast<int64_t>(*(t.*field))) : nlohmann::json(); });
   }
 
+  // An optional float: JSON null (unset) or a number in [min, max]; canonical JSON writes null
+  // when unset.
+  template <class N>
+  OptionTable& optional_real(std::string name, std::optional<N> T::*field, std::string doc,
+                             double min = -std::numeric_limits<double>::infinity(),
+                             double max = std::numeric_limits<double>::infinity()) {
+    static_assert(std::is_floating_point_v<N>);
+    OptionInfo info{std::move(name), OptionKind::kFloat, {}, {}, {}, {}, std::move(doc), true};
+    if (std::isfinite(min)) info.min = min;
+    if (std::isfinite(max)) info.max = max;
+    return add(
+        std::move(info),
+        [field](const nlohmann::json& j, T& t) {
+          if (j.is_null()) t.*field = std::nullopt;
+          else t.*field = static_cast<N>(j.get<double>());
+        },
+        [field](const T& t) { return (t.*field) ? nlohmann::json(static_cast<double>(*(t.*field))) : nlohmann::json(); });
+  }
+
   // A nested group: JSON key `name` holds an object that `sub` parses into the member struct
   // t.*field (strictly, like the top level; keys left out keep their current values). `sub` is
   // copied. The group's rows in infos() are named "<name>.<option>", defaults from T{}.*field.

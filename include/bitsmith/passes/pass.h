@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -49,6 +50,25 @@ struct NodeSkip {
   std::string reason;
 };
 
+// A tensor (an initializer) a pass replaced: by a quantized form, a lower float type, or a
+// rewritten float tensor (batchnorm folded in). The report follows these by name, from the input
+// model's initializers to what the written model stores.
+struct TensorChange {
+  std::string tensor;               // initializer name in the model the pass received
+  std::string result;               // name of the initializer now holding it ("" if none: removed)
+  DType dtype_before = DType::kUndefined;
+  DType dtype_after = DType::kUndefined;
+  int64_t numel = 0;
+  int64_t bytes_before = 0;         // storage bytes of `tensor`
+  int64_t bytes_after = 0;          // storage bytes of what replaced it (scales, zero points included)
+  // Error of what is stored (dequantized) against `tensor`; NaN when not measured (a float
+  // rewrite such as a batchnorm fold, which changes values on purpose). sqnr_db is +inf when exact.
+  double sqnr_db = std::numeric_limits<double>::quiet_NaN();
+  double cosine = std::numeric_limits<double>::quiet_NaN();
+  double max_abs_err = std::numeric_limits<double>::quiet_NaN();
+  std::string how;                  // "int8 per-channel (axis 0)", "batchnorm folded in"
+};
+
 // What one pass did; filled by the pass (counters, touched, skipped, notes) and the manager
 // (pass, options, scope, wall_ms).
 struct PassRecord {
@@ -60,6 +80,7 @@ struct PassRecord {
   std::vector<NodeAction> touched;
   std::vector<NodeSkip> skipped;
   std::vector<std::string> notes;         // anything else worth reporting (unmatched scope globs)
+  std::vector<TensorChange> tensors;      // initializers replaced, in the order done
 
   void count(const std::string& counter, int64_t by = 1) { counters[counter] += by; }
   void touch(const Node& node, size_t node_index, std::string action);
@@ -67,7 +88,8 @@ struct PassRecord {
   int64_t counter(const std::string& name) const;  // 0 when never counted
 
   // {"pass", "options", "scope", "wall_ms", "counters", "touched": [{node, op, action}],
-  //  "skipped": [{node, op, reason}], "notes"}
+  //  "skipped": [{node, op, reason}], "notes", "tensors": [{tensor, result, dtype_before, dtype_after,
+  //  numel, bytes_before, bytes_after, sqnr_db, cosine, max_abs_err, how}]} (NaN/inf as null)
   nlohmann::json to_json() const;
 };
 
