@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The README's main job: install dependencies, build the release preset, and run bitsmith on the
-# bundled example model (models/cnn_small.onnx): inspect it, convert it (with external data) and
-# check the copy is the same model, run it, quantize it to int8 (static, calibrated on its bundled
-# input), measure the quantized model's fidelity against the original, and time both.
+# The README's main job: install dependencies, build the release preset, compress the bundled
+# example model (models/digits_cnn.onnx) with the recipe models/recipes/digits_int8.json (gates
+# included; reports in out/digits_int8/), then run the lower-level commands on
+# models/cnn_small.onnx: inspect it, convert it (with external data) and check the copy is the
+# same model, run it, quantize it to int8 (static, calibrated on its bundled input), measure the
+# quantized model's fidelity against the original, and time both. Exits non-zero when a gate fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,6 +13,10 @@ cmake --build --preset release --target bitsmith
 bs=build/release/bitsmith
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+
+echo "== bitsmith compress models/digits_cnn.onnx --recipe models/recipes/digits_int8.json -o out/digits_int8"
+$bs compress models/digits_cnn.onnx --recipe models/recipes/digits_int8.json -o out/digits_int8
+echo
 
 echo "== bitsmith inspect models/cnn_small.onnx"
 $bs inspect models/cnn_small.onnx

@@ -175,8 +175,9 @@ Expected<CompressResult> compress(const Recipe& recipe, const CompressOptions& o
     mixed = std::move(mo.report);
     run = std::move(mo.run);
   } else {
-    Progress progress("passes", 1, options.progress);
+    Progress progress("pipeline (" + std::to_string(recipe.pipeline.size()) + " passes)", 1, options.progress);
     BS_ASSIGN_OR_RETURN(run, compress_detail::run_pipeline(original, recipe.pipeline, po));
+    progress.advance();
     progress.finish();
     if (recipe.sensitivity.enabled) {
       SensitivityInputs si;
@@ -251,6 +252,7 @@ Expected<CompressResult> compress(const Recipe& recipe, const CompressOptions& o
     Progress progress("latency", 1, options.progress);
     BS_ASSIGN_OR_RETURN(std::vector<LatencyStats> lat,
                         bench_interleaved({before_ex.get(), after_ex.get()}, {feeds, feeds}, bo));
+    progress.advance();
     progress.finish();
     report["latency"] = {{"threads", before_ex->num_threads()},
                          {"batch", recipe.latency.batch},
