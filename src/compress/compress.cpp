@@ -67,6 +67,8 @@ nlohmann::json check_gates(const RecipeGates& g, const nlohmann::json& report) {
   if (g.min_top1_agreement)
     gates.push_back(gate("min_top1_agreement", *g.min_top1_agreement, at("/fidelity/top1_agreement"), false));
   if (g.max_kld_p99) gates.push_back(gate("max_kld_p99", *g.max_kld_p99, at("/fidelity/kld_p99"), true));
+  if (g.min_bsm_size_ratio)
+    gates.push_back(gate("min_bsm_size_ratio", *g.min_bsm_size_ratio, at("/size/bsm/ratio"), false));
   return gates;
 }
 
@@ -200,6 +202,11 @@ Expected<CompressResult> compress(const Recipe& recipe, const CompressOptions& o
   const fs::path staged_model = staging.dir() / "model.onnx";
   BS_TRY(save_model(run.model, staged_model.string()));
   const int64_t after_bytes = files_bytes(staging.dir());
+  int64_t bsm_bytes = -1;
+  if (recipe.output.bsm) {
+    BS_TRY(save_model(run.model, (staging.dir() / "model.bsm").string()));
+    bsm_bytes = file_bytes((staging.dir() / "model.bsm").string());
+  }
 
   // ---- measure the written model against the original ----
   BS_ASSIGN_OR_RETURN(Model written, load_model(staged_model.string()));
@@ -210,6 +217,11 @@ Expected<CompressResult> compress(const Recipe& recipe, const CompressOptions& o
                     {"after_bytes", after_bytes},
                     {"ratio", after_bytes > 0 ? static_cast<double>(before_bytes) / static_cast<double>(after_bytes) : 0.0},
                     {"tensors", compress_detail::tensor_rows(original, written, run.records)}};
+  report["size"]["bsm"] = nullptr;
+  if (bsm_bytes > 0)
+    report["size"]["bsm"] = {{"path", (fs::path(options.out_dir) / "model.bsm").string()},
+                             {"bytes", bsm_bytes},
+                             {"ratio", static_cast<double>(before_bytes) / static_cast<double>(bsm_bytes)}};
   report["passes"] = nlohmann::json::array();
   for (const PassRecord& r : run.records) report["passes"].push_back(r.to_json());
   report["fidelity"] = nullptr;

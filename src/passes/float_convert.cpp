@@ -100,8 +100,17 @@ std::vector<std::optional<DType>> rule_output_types(const Node& n, const TypeMap
   } else if (op == "LayerNormalization") {
     out[0] = in(0);
     for (size_t k = 1; k < out.size(); ++k) out[k] = DType::kF32;  // stash_type 1
-  } else if (in_list(op, {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
-                          "ConvInteger", "QLinearConv", "QLinearMatMul", "EyeLike", "RandomNormal",
+  } else if (op == "DequantizeLinear") {
+    all(in(1));  // the scale's type
+  } else if (op == "QuantizeLinear" && !n.find_attr("output_dtype")) {
+    all(n.inputs.size() > 2 && !n.inputs[2].empty() ? in(2) : std::optional<DType>(DType::kU8));
+  } else if (op == "DynamicQuantizeLinear" && out.size() == 3) {
+    out = {DType::kU8, DType::kF32, DType::kU8};
+  } else if (in_list(op, {"MatMulInteger", "ConvInteger"})) {
+    all(DType::kI32);
+  } else if (in_list(op, {"QLinearConv", "QLinearMatMul"})) {
+    all(in(7));  // y_zero_point's type
+  } else if (in_list(op, {"QuantizeLinear", "EyeLike", "RandomNormal",
                           "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
                           "Unique", "If", "Loop", "Scan", "NonMaxSuppression", "StringNormalizer"})) {
     // unknown here (declared types, if any, are used instead)

@@ -57,7 +57,9 @@ const OptionTable<RecipeGates>& gates_table() {
                          "Largest p50 latency ratio, after / before", 0)
           .optional_real("min_top1_agreement", &RecipeGates::min_top1_agreement,
                          "Smallest fraction of rows whose top-1 agrees with the original", 0, 1)
-          .optional_real("max_kld_p99", &RecipeGates::max_kld_p99, "Largest p99 KL divergence (nats)", 0);
+          .optional_real("max_kld_p99", &RecipeGates::max_kld_p99, "Largest p99 KL divergence (nats)", 0)
+          .optional_real("min_bsm_size_ratio", &RecipeGates::min_bsm_size_ratio,
+                         "Smallest size ratio of the .bsm container, input bytes / model.bsm bytes (needs output.bsm)", 0);
   return t;
 }
 
@@ -82,10 +84,16 @@ const OptionTable<RecipeMixedPrecision>& mixed_precision_table() {
   return t;
 }
 
+const OptionTable<RecipeOutput>& output_table() {
+  static const OptionTable<RecipeOutput> t = OptionTable<RecipeOutput>("key").flag(
+      "bsm", &RecipeOutput::bsm, "Also write OUTDIR/model.bsm, the entropy-coded bitsmith container");
+  return t;
+}
+
 const std::vector<std::string>& top_level_keys() {
   static const std::vector<std::string> keys = {"schema",   "name",     "description", "seed",
                                                 "calibration", "evaluation", "latency", "pipeline",
-                                                "sensitivity", "mixed_precision", "gates"};
+                                                "sensitivity", "mixed_precision", "output", "gates"};
   return keys;
 }
 
@@ -157,6 +165,8 @@ void cross_check(const Recipe& r, bool check_files, std::vector<std::string>& er
   need(r.evaluation.has_value(), r.gates.max_kld_mean, "max_kld_mean", "evaluation data (/evaluation/data)");
   need(r.evaluation.has_value(), r.gates.min_top1_agreement, "min_top1_agreement", "evaluation data (/evaluation/data)");
   need(r.evaluation.has_value(), r.gates.max_kld_p99, "max_kld_p99", "evaluation data (/evaluation/data)");
+  if (r.gates.min_bsm_size_ratio && !r.output.bsm)
+    errors.push_back("/gates/min_bsm_size_ratio: needs the container (/output/bsm: true)");
   if (r.mixed_precision) {
     if (!r.evaluation) errors.push_back("/mixed_precision: needs evaluation data (/evaluation/data)");
     else if (r.mixed_precision->metric == "top1_drop_pt" && !labels)
@@ -187,6 +197,7 @@ nlohmann::json Recipe::to_json() const {
   j["pipeline"] = pipeline;
   j["sensitivity"] = sensitivity_table().to_json(sensitivity);
   j["mixed_precision"] = mixed_precision ? mixed_precision_table().to_json(*mixed_precision) : nlohmann::json();
+  j["output"] = output_table().to_json(output);
   j["gates"] = gates_table().to_json(gates);
   return j;
 }
@@ -229,6 +240,7 @@ Expected<Recipe> parse_recipe(const nlohmann::json& j, const std::string& source
   r.mixed_precision = parse_section(j, "mixed_precision", mixed_precision_table(), errors);
   if (r.mixed_precision && !j["mixed_precision"].contains("max"))
     errors.push_back("/mixed_precision/max: required (the limit for the metric)");
+  if (auto v = parse_section(j, "output", output_table(), errors)) r.output = *v;
   if (auto v = parse_section(j, "gates", gates_table(), errors)) r.gates = *v;
   auto pipeline = j.find("pipeline");
   if (pipeline == j.end()) {

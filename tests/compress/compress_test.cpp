@@ -226,6 +226,27 @@ TEST_F(Compress, MixedPrecisionKeepsTheChosenLayersInFloat) {
   EXPECT_EQ(mp["steps"][2]["kept"].size(), 2u);
 }
 
+TEST_F(Compress, MixedPrecisionFloat16FallbackStoresTheKeptLayerInFloat16) {
+  nlohmann::json j = recipe_json();
+  j["mixed_precision"] = {{"metric", "kld_mean"}, {"max", 0.0}, {"max_layers", 1}, {"fallback", "float16"}};
+  Expected<CompressResult> r = compress(recipe(j), options("out"));
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  const nlohmann::json& kept = r->report["mixed_precision"]["kept"];
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0]["precision"], "float16");
+  Expected<Model> m = load_model((dir_ / "out" / "model.onnx").string());
+  ASSERT_TRUE(m.is_ok());
+  bool found = false;
+  for (const Node& n : m->graph.nodes)
+    if (n.name == kept[0]["node"].get<std::string>()) {
+      const Tensor* w = m->graph.find_initializer(n.inputs[1]);
+      ASSERT_NE(w, nullptr);
+      EXPECT_EQ(w->dtype(), DType::kF16);
+      found = true;
+    }
+  EXPECT_TRUE(found);
+}
+
 TEST(Sensitivity, RanksEveryQuantizableLayerWithAReason) {
   Expected<Model> m = load_model(test::repo_path("models/digits_cnn.onnx"));
   ASSERT_TRUE(m.is_ok());

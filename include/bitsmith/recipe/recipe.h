@@ -13,8 +13,10 @@
 //     "pipeline": [ {"pass": "...", "options": {...}, "scope": {...}} ],   // passes/manager.h
 //     "sensitivity": {"enabled": false, "max_layers": 0},
 //     "mixed_precision": {"metric": "top1_drop_pt", "max": 0.2, "fallback": "float32", "max_layers": 0},
+//     "output": {"bsm": false},                    // also write OUTDIR/model.bsm (io/bsm.h)
 //     "gates": {"max_top1_drop_pt": 0.5, "max_kld_mean": 0.01, "min_size_ratio": 3.5,
-//               "max_latency_ratio": 1.0, "min_top1_agreement": 0.99, "max_kld_p99": 0.1}
+//               "max_latency_ratio": 1.0, "min_top1_agreement": 0.99, "max_kld_p99": 0.1,
+//               "min_bsm_size_ratio": 30}
 //   }
 // Data paths are relative to the recipe file (absolute paths are kept). calibration.samples 0
 // means every row; rows are picked with calibration.seed. evaluation.samples 0 means every row
@@ -70,6 +72,7 @@ struct RecipeGates {
   std::optional<double> max_latency_ratio;   // latency.ratio (after / before p50) <= limit
   std::optional<double> min_top1_agreement;  // fidelity.top1_agreement >= limit
   std::optional<double> max_kld_p99;         // fidelity.kld_p99 <= limit
+  std::optional<double> min_bsm_size_ratio;  // size.bsm.ratio (before / model.bsm bytes) >= limit (needs output.bsm)
 };
 
 struct RecipeSensitivity {
@@ -85,6 +88,10 @@ struct RecipeMixedPrecision {
   int64_t max_layers = 0;               // keep at most this many layers (0: no limit)
 };
 
+struct RecipeOutput {
+  bool bsm = false;  // also write the bitsmith container model.bsm (entropy-coded, io/bsm.h)
+};
+
 struct Recipe {
   std::string name, description;
   uint64_t seed = 0;
@@ -94,6 +101,7 @@ struct Recipe {
   nlohmann::json pipeline = nlohmann::json::array();  // canonical (every pass option filled in)
   RecipeSensitivity sensitivity;
   std::optional<RecipeMixedPrecision> mixed_precision;
+  RecipeOutput output;
   RecipeGates gates;
 
   std::string source;    // where it came from: the recipe file, or "preset NAME"
