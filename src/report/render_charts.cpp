@@ -103,14 +103,14 @@ std::string sensitivity_chart(const json& report) {
   BarChart c;
   c.title = "KL divergence per layer";
   c.x_label = "KL divergence mean, nats (lower is better)";
-  c.series = {{"KL divergence when only this layer is quantized", "#d93025"}};
+  c.series = {{"output KL divergence caused by this layer", "#d93025"}};
   for (const json* r : rows) {
     const std::string op = text(*r, "op");
     std::string value = fmt_sig3(number(*r, "kld_mean"));
     if (const auto agree = number(*r, "top1_agreement")) value += ", top-1 agreement " + fmt_pct(agree);
     c.rows.push_back({text(*r, "node") + (op.empty() ? "" : " (" + op + ")"), {*number(*r, "kld_mean")}, value});
   }
-  return figure(c, "Output KL divergence with one layer quantized at a time, most damaging first. " +
+  return figure(c, "Output KL divergence attributed to each layer, most damaging first. " +
                        shown_of(rows.size(), total, "layers"));
 }
 

@@ -182,7 +182,7 @@ Section sensitivity_section(const json& report) {
     s.blocks.push_back(paragraph("Sensitivity analysis was not run."));
     return s;
   }
-  s.blocks.push_back(paragraph("Each layer quantized alone, the rest kept in float; most damaging first."));
+  s.blocks.push_back(paragraph("Layers ranked by the output damage their compression causes, most damaging first."));
   Table t;
   t.header = {"rank", "node", "op", "KL mean", "top-1 agreement", "reason"};
   t.right_align = {true, false, false, true, true, false};
