@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -164,9 +165,26 @@ Expected<CompressResult> compress(const Recipe& recipe, const CompressOptions& o
   PassManagerOptions po;
   po.seed = recipe.seed;
   po.num_threads = options.threads;
-  if (calib)
-    po.calibration = calibration_batches(*calib, original.graph.runtime_inputs()[0]->name, recipe.calibration->samples,
-                                         recipe.calibration->seed, recipe.calibration->batch);
+  if (calib) {
+    CalibrationData batches = calibration_batches(*calib, original.graph.runtime_inputs()[0]->name,
+                                                  recipe.calibration->samples, recipe.calibration->seed,
+                                                  recipe.calibration->batch);
+    // Progress per pass through the calibration set (a pass may read it more than once).
+    const int64_t rows = recipe.calibration->samples > 0 ? std::min(recipe.calibration->samples, calib->dim(0))
+                                                         : calib->dim(0);
+    const int64_t total = (rows + recipe.calibration->batch - 1) / recipe.calibration->batch;
+    const bool show = options.progress;
+    po.calibration = [batches, total, show](const BatchVisitor& visit) -> Status {
+      Progress progress("calibration", total, show);
+      BS_TRY(batches([&](const NamedTensors& b) -> Status {
+        BS_TRY(visit(b));
+        progress.advance();
+        return Status::ok();
+      }));
+      progress.finish();
+      return Status::ok();
+    };
+  }
   nlohmann::json sensitivity = nullptr, mixed = nullptr;
   compress_detail::PipelineRun run;
   if (recipe.mixed_precision) {
