@@ -1,0 +1,316 @@
+// prune: sets weights of the weighted layers (Conv, Gemm, MatMul with a constant f32 weight) in
+// ctx.scope() to exactly zero; the weight stays a dense f32 initializer (same bytes).
+//
+//   method "magnitude"  lowest |w| (no data)
+//   method "wanda"      lowest |w| * ||x_j||_2 per output row (Sun et al. 2023), x_j the layer's
+//                       input feature j over the calibration rows
+//   method "sparsegpt"  one-shot OBS pruning with weight updates from the calibration Hessian
+//                       (prune_sparsegpt.cpp)
+//   pattern "unstructured"  a fraction `sparsity` of each layer (see prune_impl.h for the groups
+//                           the count is taken over); "n:m": at most n nonzeros in every m
+//                           consecutive weights along the reduction axis (2:4, 4:8)
+//   threshold "global"      unstructured only: one magnitude threshold over all the layers in
+//                           scope sets each layer's sparsity (layers end up different, the total
+//                           matches); with wanda / sparsegpt those per-layer sparsities are then
+//                           reached by the method's own scores (scores of different layers are
+//                           not comparable: activation scales differ).
+// wanda / sparsegpt need calibration data; with `sequential` (default) the layers are pruned in
+// waves, each layer's input statistics taken with every layer before it already pruned (the
+// paper's setting); otherwise all from the unpruned model in one run. Conv works with every
+// method when group is 1 and the weight is 2-D spatial (im2col rows); other Convs are pruned by
+// magnitude only (skipped, with the reason, by the data methods).
+// Records: a TensorChange per weight (error of the pruned weight against the one received),
+// counters weights_total / weights_zero / layers_pruned, touched nodes with the sparsity reached.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <variant>
+
+#include "bitsmith/ir/op_schema.h"
+#include "bitsmith/quant/weight_quant.h"
+#include "passes/graph_util.h"
+#include "passes/pass_impl.h"
+#include "passes/prune_impl.h"
+
+namespace bitsmith {
+namespace prune_detail {
+
+using passes_detail::is_constant_initializer;
+
+const std::vector<std::string> kPrunableOps = {"Conv", "Gemm", "MatMul"};
+
+const OptionTable<PruneOptions>& prune_option_table() {
+  static const OptionTable<PruneOptions> t =
+      OptionTable<PruneOptions>()
+          .enumeration("method", &PruneOptions::method,
+                       "magnitude: lowest |w|; wanda: lowest |w|*||x||; sparsegpt: OBS with weight updates "
+                       "(wanda and sparsegpt need calibration data)",
+                       {{"magnitude", PruneMethod::kMagnitude},
+                        {"wanda", PruneMethod::kWanda},
+                        {"sparsegpt", PruneMethod::kSparseGpt}})
+          .optional_real("sparsity", &PruneOptions::sparsity,
+                         "Fraction of each layer's weights set to zero, in [0, 1) (null: 0.5); with pattern n:m "
+                         "it is 1 - n/m")
+          .enumeration("pattern", &PruneOptions::pattern,
+                       "unstructured: any weights; n:m: at most n nonzeros in every m consecutive weights along "
+                       "the reduction axis",
+                       {{"unstructured", PrunePattern::kUnstructured}, {"n:m", PrunePattern::kNM}})
+          .integer("n", &PruneOptions::n, "N:M: nonzeros kept per group (less than m)", 1, 63)
+          .integer("m", &PruneOptions::m, "N:M: group size", 2, 64)
+          .enumeration("threshold", &PruneOptions::threshold,
+                       "layer: each layer to `sparsity`; global: one magnitude threshold over all layers in scope "
+                       "(unstructured only)",
+                       {{"layer", ThresholdScope::kLayer}, {"global", ThresholdScope::kGlobal}})
+          .real("damping", &PruneOptions::damping,
+                "sparsegpt: fraction of the mean diagonal of X^T X added to its diagonal", 0.0, 100.0)
+          .integer("block_size", &PruneOptions::block_size,
+                   "sparsegpt: columns per block (masks chosen per block; a multiple of m for n:m)", 1, 1 << 20)
+          .flag("sequential", &PruneOptions::sequential,
+                "wanda/sparsegpt: take each layer's input statistics with the layers before it already pruned")
+          .integer("calibration_batches", &PruneOptions::calibration_batches,
+                   "Calibration batches used (0: all the data given)", 0, int64_t{1} << 40)
+          .string_list("ops", &PruneOptions::ops, "Op types to prune", kPrunableOps);
+  return t;
+}
+
+namespace {
+
+const char* method_name(PruneMethod m) {
+  switch (m) {
+    case PruneMethod::kMagnitude: return "magnitude";
+    case PruneMethod::kWanda: return "wanda";
+    case PruneMethod::kSparseGpt: return "sparsegpt";
+  }
+  return "?";
+}
+
+std::string input_at(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : ""; }
+
+std::string percent(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * f);
+  return buf;
+}
+
+using MatchResult = std::variant<Layer, std::string>;
+
+// Conv geometry for im2col, or why the data methods cannot use this Conv.
+std::string conv_geometry(const Node& node, const Tensor& w, Layer& l) {
+  if (node.attr_int("group", 1) != 1) return "group " + std::to_string(node.attr_int("group", 1)) + " (only group 1)";
+  if (w.rank() != 4) return "weight has rank " + std::to_string(w.rank()) + " (only 2-D Conv)";
+  const std::string pad = node.attr_string("auto_pad", "NOTSET");
+  if (pad != "NOTSET" && pad != "VALID") return "auto_pad " + pad + " (only NOTSET or VALID)";
+  const std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
+  const std::vector<int64_t> dil = node.attr_ints("dilations", {1, 1});
+  const std::vector<int64_t> pads = pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : node.attr_ints("pads", {0, 0, 0, 0});
+  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) return "strides/dilations/pads do not fit a 2-D Conv";
+  l.conv = true;
+  l.channels = w.dim(1);
+  l.kh = w.dim(2);
+  l.kw = w.dim(3);
+  l.stride_h = strides[0], l.stride_w = strides[1], l.dil_h = dil[0], l.dil_w = dil[1];
+  l.pad_top = pads[0], l.pad_left = pads[1], l.pad_bottom = pads[2], l.pad_right = pads[3];
+  return "";
+}
+
+MatchResult match_node(const Graph& g, size_t i, const PruneOptions& o, const std::unordered_map<std::string, int>& uses) {
+  const Node& node = g.nodes[i];
+  Layer l;
+  l.index = i;
+  l.op = node.op_type;
+  l.input = input_at(node, 0);
+  l.weight = input_at(node, 1);
+  if (l.weight.empty() || !is_constant_initializer(g, l.weight))
+    return "weight '" + l.weight + "' is not a constant initializer";
+  const Tensor& w = *g.find_initializer(l.weight);
+  if (w.dtype() != DType::kF32) return "weight '" + l.weight + "' is " + std::string(dtype_name(w.dtype())) + " (only f32)";
+  if (w.numel() == 0) return "weight is empty";
+  if (auto it = uses.find(l.weight); it != uses.end() && it->second > 1)
+    return "weight '" + l.weight + "' has " + std::to_string(it->second) + " uses (shared weights are not pruned)";
+  if (l.op == "Conv") {
+    if (w.rank() < 3) return "weight has rank " + std::to_string(w.rank()) + ", expected at least 3";
+    l.rows = w.dim(0);
+    l.cols = w.numel() / l.rows;
+  } else {
+    if (w.rank() != 2) return "weight has rank " + std::to_string(w.rank()) + " (only 2-D weights)";
+    l.kn = !(l.op == "Gemm" && node.attr_int("transB", 0) != 0);
+    l.rows = l.kn ? w.dim(1) : w.dim(0);
+    l.cols = l.kn ? w.dim(0) : w.dim(1);
+  }
+  if (o.pattern == PrunePattern::kNM && l.cols % o.m != 0)
+    return "reduction axis has " + std::to_string(l.cols) + " weights, not a multiple of m = " + std::to_string(o.m);
+  if (!needs_data(o)) return l;
+  const std::string why = std::string(method_name(o.method)) + " needs the input activations: ";
+  if (l.input.empty() || g.find_initializer(l.input)) return why + "input 0 is not an activation";
+  if (l.op == "Gemm" && node.attr_int("transA", 0) != 0) return why + "transA=1 (only transA=0)";
+  if (l.op == "Conv")
+    if (std::string r = conv_geometry(node, w, l); !r.empty()) return why + r;
+  return l;
+}
+
+class PrunePass final : public PassWithOptions<PruneOptions> {
+ public:
+  PrunePass(std::string_view name, Options options) : PassWithOptions(name, std::move(options), option_table()) {}
+  static const OptionTable<Options>& option_table() { return prune_option_table(); }
+
+  static void validate(const Options& o, const std::string& pointer, std::vector<std::string>& errors) {
+    const std::string sp = json_pointer_append(pointer, "sparsity");
+    if (o.sparsity && !(*o.sparsity >= 0 && *o.sparsity < 1))
+      errors.push_back(sp + ": " + json_brief(nlohmann::json(*o.sparsity)) + " is out of range [0, 1)");
+    if (o.pattern != PrunePattern::kNM) return;
+    if (o.n >= o.m)
+      errors.push_back(json_pointer_append(pointer, "n") + ": n (" + std::to_string(o.n) + ") must be less than m (" +
+                       std::to_string(o.m) + "): pattern n:m keeps at most n nonzeros in every m weights");
+    if (o.sparsity && o.n < o.m && std::fabs(*o.sparsity - (1.0 - static_cast<double>(o.n) / o.m)) > 1e-9)
+      errors.push_back(sp + ": pattern n:m prunes 1 - n/m = " +
+                       json_brief(nlohmann::json(1.0 - static_cast<double>(o.n) / o.m)) + " of the weights; leave "
+                       "sparsity null (got " + json_brief(nlohmann::json(*o.sparsity)) + ")");
+    if (o.threshold == ThresholdScope::kGlobal)
+      errors.push_back(json_pointer_append(pointer, "threshold") + ": \"global\" is for pattern \"unstructured\"");
+    if (o.method == PruneMethod::kSparseGpt && o.block_size % o.m != 0)
+      errors.push_back(json_pointer_append(pointer, "block_size") + ": " + std::to_string(o.block_size) +
+                       " is not a multiple of m = " + std::to_string(o.m) + " (sparsegpt with n:m)");
+  }
+
+  Status run(Model& model, PassContext& ctx) override {
+    Model work = model;  // tensors are shared handles: cheap; an error leaves `model` as it was
+    BS_TRY(run_on(work, ctx));
+    model = std::move(work);
+    return Status::ok();
+  }
+
+ private:
+  Status run_on(Model& model, PassContext& ctx) const;
+  Status prune_layer(Model& model, PassContext& ctx, const Layer& l, double sparsity, const LayerStats* stats) const;
+};
+
+// Layers of `pending` whose input does not depend on the output of any pending layer.
+std::vector<size_t> next_wave(const Graph& g, const std::vector<Layer>& layers, const std::vector<size_t>& pending) {
+  std::set<size_t> pending_nodes;
+  for (size_t p : pending) pending_nodes.insert(layers[p].index);
+  std::set<std::string> tainted;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    bool t = pending_nodes.count(i) > 0;
+    for (const std::string& in : n.inputs) t = t || (!in.empty() && tainted.count(in));
+    if (t)
+      for (const std::string& out : n.outputs) tainted.insert(out);
+  }
+  std::vector<size_t> wave;
+  for (size_t p : pending)
+    if (!tainted.count(layers[p].input)) wave.push_back(p);
+  return wave;
+}
+
+Status PrunePass::prune_layer(Model& model, PassContext& ctx, const Layer& l, double sparsity,
+                              const LayerStats* stats) const {
+  const Options& o = options();
+  Graph& g = model.graph;
+  const Tensor original = *g.find_initializer(l.weight);
+  std::vector<float> w = weight_rows(original, l);
+  PassRecord& rec = ctx.record();
+  const Node& node = g.nodes[l.index];
+  if (o.method == PruneMethod::kSparseGpt) {
+    double damp = o.damping;
+    const int threads = ctx.num_threads() > 0 ? ctx.num_threads() : omp_get_max_threads();
+    Status s = sparsegpt(w, l.rows, l.cols, stats->gram, o, sparsity, threads, damp);
+    if (!s.is_ok()) return s.with_context("prune: " + node.describe());
+    if (damp != o.damping)
+      rec.notes.push_back(node.describe() + ": sparsegpt damping raised to " + json_brief(nlohmann::json(damp)) +
+                          " (the input Hessian was not positive definite)");
+  } else {
+    prune_by_score(w, l.rows, l.cols, stats ? stats->sumsq : std::vector<double>{}, o, sparsity);
+  }
+  Tensor pruned = weight_from_rows(w, original, l);
+  const auto zeros = static_cast<int64_t>(std::count(w.begin(), w.end(), 0.f));
+  const double achieved = static_cast<double>(zeros) / static_cast<double>(w.size());
+  const std::string pattern =
+      o.pattern == PrunePattern::kNM ? std::to_string(o.n) + ":" + std::to_string(o.m) : percent(sparsity) + " unstructured";
+  const QuantError e = quant_error(original, pruned);
+  TensorChange t;
+  t.tensor = t.result = l.weight;
+  t.dtype_before = t.dtype_after = DType::kF32;
+  t.numel = original.numel();
+  t.bytes_before = t.bytes_after = static_cast<int64_t>(original.nbytes());
+  t.sqnr_db = e.sqnr_db;
+  t.cosine = e.cosine;
+  t.max_abs_err = e.max_abs;
+  t.how = pattern + " (" + method_name(o.method) + ")";
+  rec.tensors.push_back(std::move(t));
+  rec.count("weights_total", original.numel());
+  rec.count("weights_zero", zeros);
+  rec.count("layers_pruned");
+  rec.touch(node, l.index, "pruned to " + percent(achieved) + " zeros (" + pattern + ", " + method_name(o.method) + ")");
+  passes_detail::set_initializer(g, std::move(pruned));
+  return Status::ok();
+}
+
+Status PrunePass::run_on(Model& model, PassContext& ctx) const {
+  const Options& o = options();
+  Graph& g = model.graph;
+  PassRecord& rec = ctx.record();
+  for (const std::string& op : ctx.scope().include.ops)
+    if (std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end())
+      return invalid_argument("prune: scope include names op type \"" + op + "\", which this pass does not prune (it "
+                              "prunes " + bracket_list(o.ops) + "; options.ops selects among " +
+                              bracket_list(kPrunableOps) + ")");
+  BS_TRY(g.sort_topologically());
+  const std::vector<bool> in_scope = ctx.scope().select(g);
+  const auto uses = passes_detail::value_use_counts(g);
+  std::vector<Layer> layers;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& node = g.nodes[i];
+    if (!is_default_domain(node.domain) || !is_weighted_layer(g, i)) continue;
+    if (std::find(o.ops.begin(), o.ops.end(), node.op_type) == o.ops.end()) {
+      rec.skip(node, i, "op " + node.op_type + " is not in options.ops " + bracket_list(o.ops));
+      continue;
+    }
+    MatchResult r = in_scope[i] ? match_node(g, i, o, uses) : MatchResult(std::string("outside the pass scope"));
+    if (auto* reason = std::get_if<std::string>(&r)) {
+      rec.skip(node, i, *reason);
+      rec.count("skipped");
+      continue;
+    }
+    layers.push_back(std::get<Layer>(std::move(r)));
+  }
+  if (layers.empty()) return Status::ok();
+
+  // Sparsity of each layer (unused by n:m).
+  std::vector<double> sparsity(layers.size(), target_sparsity(o));
+  if (o.pattern == PrunePattern::kUnstructured && o.threshold == ThresholdScope::kGlobal) {
+    std::vector<std::vector<float>> all;
+    for (const Layer& l : layers) all.push_back(weight_rows(*g.find_initializer(l.weight), l));
+    sparsity = global_sparsities(all, target_sparsity(o));
+  }
+  if (!needs_data(o)) {
+    for (size_t i = 0; i < layers.size(); ++i) BS_TRY(prune_layer(model, ctx, layers[i], sparsity[i], nullptr));
+    return Status::ok();
+  }
+  const bool full = o.method == PruneMethod::kSparseGpt;
+  std::vector<size_t> pending(layers.size());
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+  while (!pending.empty()) {
+    const std::vector<size_t> wave = o.sequential ? next_wave(g, layers, pending) : pending;
+    std::vector<Layer> wave_layers;
+    for (size_t p : wave) wave_layers.push_back(layers[p]);
+    std::vector<LayerStats> stats;
+    BS_TRY(collect_stats(model, ctx, o, wave_layers, full, stats));
+    for (size_t k = 0; k < wave.size(); ++k) {
+      BS_TRY(prune_layer(model, ctx, wave_layers[k], sparsity[wave[k]], &stats[k]));
+      stats[k] = LayerStats{};  // free the Hessian
+    }
+    std::erase_if(pending, [&](size_t p) { return std::find(wave.begin(), wave.end(), p) != wave.end(); });
+  }
+  return Status::ok();
+}
+
+}  // namespace
+}  // namespace prune_detail
+
+using PrunePass = prune_detail::PrunePass;
+
+}  // namespace bitsmith
+
+BS_DEFINE_PASS(PrunePass)
