@@ -106,7 +106,7 @@ int run_bench(const BenchArgs& args) {
 void register_bench(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand("bench", "Time models (interleaved): min, p50, p90, p99 latency, throughput, peak RSS");
-  cmd->add_option("models", args->models, "Model files (.onnx)")->required();
+  cmd->add_option("models", args->models, "Model files (.onnx or .bsm)")->required();
   cmd->add_option("--input", args->inputs, "NAME=FILE.npy (default: random data of the model's input shapes)");
   cmd->add_option("--threads", args->threads, "Threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--batch", args->batch, "Batch size for random inputs")->check(CLI::PositiveNumber);

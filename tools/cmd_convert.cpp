@@ -30,8 +30,8 @@ int run_convert(const ConvertArgs& args) {
 void register_convert(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ConvertArgs>();
   CLI::App* cmd = app.add_subcommand("convert", "Read a model and write it (format chosen by the file extension)");
-  cmd->add_option("input", args->input, "Input model (.onnx)")->required();
-  cmd->add_option("output", args->output, "Output model (.onnx)")->required();
+  cmd->add_option("input", args->input, "Input model (.onnx or .bsm)")->required();
+  cmd->add_option("output", args->output, "Output model (.onnx or .bsm)")->required();
   cmd->add_flag("--external-data", args->external_data,
                 "Store tensors of 1 KiB or more in '<output name>.data' next to the model");
   cmd->callback([args, &exit_code] { exit_code = run_convert(*args); });

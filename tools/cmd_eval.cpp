@@ -93,7 +93,7 @@ int run_eval(const EvalArgs& args) {
 void register_eval(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "Measure accuracy against labels and fidelity against a reference model");
-  cmd->add_option("model", args->model, "Model file (.onnx)")->required();
+  cmd->add_option("model", args->model, "Model file (.onnx or .bsm)")->required();
   cmd->add_option("--data", args->data, "Inputs [N, ...] as .npy (or .npz:member)")->required();
   cmd->add_option("--labels", args->labels, "Class ids [N] (or one-hot [N, C]) as .npy");
   cmd->add_option("--reference", args->reference, "Reference model for fidelity metrics");

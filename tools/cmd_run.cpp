@@ -48,7 +48,7 @@ int run_run(const RunArgs& args) {
 void register_run(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Run a model on .npy inputs and write its outputs as .npy");
-  cmd->add_option("model", args->model, "Model file (.onnx)")->required();
+  cmd->add_option("model", args->model, "Model file (.onnx or .bsm)")->required();
   cmd->add_option("--input", args->inputs, "NAME=FILE.npy (or FILE.npy for a one-input model); .npz:member works too")
       ->required();
   cmd->add_option("--output-dir", args->output_dir, "Write each output as DIR/NAME.npy");

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <filesystem>
 
+#include "bitsmith/io/bsm.h"
+
 namespace bitsmith {
 namespace {
 
@@ -17,18 +19,22 @@ std::string extension_of(const std::string& path) {
 
 Status unknown_extension(const std::string& path) {
   const std::string ext = extension_of(path);
-  return invalid_argument(path + ": unknown model file extension '" + ext + "'; expected .onnx");
+  return invalid_argument(path + ": unknown model file extension '" + ext + "'; expected .onnx or .bsm");
 }
 
 }  // namespace
 
 Expected<Model> load_model(const std::string& path) {
-  if (extension_of(path) != ".onnx") return unknown_extension(path);
+  const std::string ext = extension_of(path);
+  if (ext == ".bsm") return read_bsm(path);
+  if (ext != ".onnx") return unknown_extension(path);
   return read_onnx(path);
 }
 
 Status save_model(const Model& model, const std::string& path, const SaveOptions& options) {
-  if (extension_of(path) != ".onnx") return unknown_extension(path);
+  const std::string ext = extension_of(path);
+  if (ext == ".bsm") return write_bsm(model, path, options.bsm);
+  if (ext != ".onnx") return unknown_extension(path);
   return write_onnx(model, path, options.onnx);
 }
 

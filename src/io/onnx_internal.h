@@ -127,6 +127,11 @@ Status parse_sparse_tensor(ReadContext& ctx, const wire::Field& f, const Where& 
 Status parse_string_entry(const ReadContext& ctx, const wire::Field& f, const Where& w,
                           std::pair<std::string, std::string>* out);
 
+// Parses a whole ModelProto held in `bytes` into *m (no verification). Tensor payloads become
+// views when `bytes` lies inside ctx.file, copies otherwise (ctx.file may be null). Used by
+// read_onnx and by the .bsm reader (io/bsm.h) for its graph section.
+Status parse_model_proto(ReadContext& ctx, std::span<const std::byte> bytes, Model* m);
+
 // Extras records (see the top of this file).
 void append_extras_record(std::string* unknown_fields, std::string_view key, std::string_view extras);
 // Splits unknown_fields into genuine unknown fields and records (key -> extras). Bytes that do
@@ -153,5 +158,8 @@ struct WriteContext {
 wire::Writer write_tensor(const Tensor& t, std::string_view extras, WriteContext& ctx);
 wire::Writer write_sparse_tensor(const SparseTensor& st, WriteContext& ctx);
 wire::Writer write_string_entry(const std::string& key, const std::string& value);
+// The ModelProto of `model` with every tensor inline (no external data file); large payloads
+// are referenced, so `model` must outlive the returned Writer.
+wire::Writer serialize_model_inline(const Model& model);
 
 }  // namespace bitsmith::onnx_detail

@@ -530,6 +530,20 @@ Expected<std::shared_ptr<MappedFile>> map_input(const std::string& path, const c
 
 }  // namespace
 
+Status parse_model_proto(ReadContext& ctx, std::span<const std::byte> bytes, Model* m) {
+  m->ir_version = 0;
+  bool has_graph = false;
+  const Where top;
+  wire::Reader r(bytes);
+  Field f;
+  while (!r.done()) {
+    if (Status st = r.next(&f); !st) return ctx.wrap(top, st);
+    BS_TRY(parse_model_field(ctx, top, f, m, &has_graph));
+  }
+  if (!has_graph) return ctx.error(top, "no graph (ModelProto field 7); not an ONNX model");
+  return Status::ok();
+}
+
 }  // namespace onnx_detail
 
 Expected<Model> read_onnx(const std::string& path, const OnnxReadOptions& options) {
@@ -539,16 +553,7 @@ Expected<Model> read_onnx(const std::string& path, const OnnxReadOptions& option
   ctx.model_dir = parent_dir(path);
   BS_ASSIGN_OR_RETURN(ctx.file, map_input(path, "an ONNX ModelProto"));
   Model m;
-  m.ir_version = 0;
-  bool has_graph = false;
-  const Where top;
-  wire::Reader r(std::span<const std::byte>(ctx.file->data(), ctx.file->nbytes()));
-  Field f;
-  while (!r.done()) {
-    if (Status st = r.next(&f); !st) return ctx.wrap(top, st);
-    BS_TRY(parse_model_field(ctx, top, f, &m, &has_graph));
-  }
-  if (!has_graph) return ctx.error(top, "no graph (ModelProto field 7); not an ONNX model");
+  BS_TRY(parse_model_proto(ctx, std::span<const std::byte>(ctx.file->data(), ctx.file->nbytes()), &m));
   if (options.verify_graph) {
     if (Status st = verify(m); !st) return st.with_context(path);
   }

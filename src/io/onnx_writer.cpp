@@ -206,6 +206,12 @@ std::string gb_str(uint64_t bytes) {
 }
 
 }  // namespace
+
+wire::Writer serialize_model_inline(const Model& model) {
+  WriteContext ctx;
+  return write_model(model, ctx);
+}
+
 }  // namespace onnx_detail
 
 Status write_onnx(const Model& model, const std::string& path, const OnnxWriteOptions& options) {

@@ -1,10 +1,11 @@
-// Format dispatch by file extension. Only ".onnx" for now; later formats (.bsm, .gguf,
-// .safetensors) plug in here.
+// Format dispatch by file extension: ".onnx" (io/onnx.h) and ".bsm" (io/bsm.h); later formats
+// (.gguf, .safetensors) plug in here.
 #pragma once
 
 #include <string>
 
 #include "bitsmith/core/status.h"
+#include "bitsmith/io/bsm.h"
 #include "bitsmith/io/onnx.h"
 #include "bitsmith/ir/graph.h"
 
@@ -12,6 +13,7 @@ namespace bitsmith {
 
 struct SaveOptions {
   OnnxWriteOptions onnx;
+  BsmWriteOptions bsm;
 };
 
 // Errors: kIoError for missing files, kInvalidArgument for an unknown extension,
