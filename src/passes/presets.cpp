@@ -27,6 +27,9 @@ const std::vector<Preset>& presets() {
        R"([{"pass": "fold-batchnorm"}, {"pass": "convert-float16"}])"},
       {"bf16", "bfloat16 weights (see `bitsmith passes convert-bfloat16`)",
        R"([{"pass": "fold-batchnorm"}, {"pass": "convert-bfloat16"}])"},
+      {"prune-2of4", "2:4 semi-structured sparsity (SparseGPT, from calibration data), weights stored dense",
+       R"([{"pass": "fold-batchnorm"},
+           {"pass": "prune", "options": {"method": "sparsegpt", "pattern": "n:m", "n": 2, "m": 4}}])"},
   };
   return table;
 }

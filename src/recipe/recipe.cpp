@@ -134,6 +134,22 @@ bool uses_static_activations(const nlohmann::json& pipeline) {
   });
 }
 
+// The first step that reads calibration data ("" when none): static quantization, wanda or
+// sparsegpt pruning, activation-aware low-rank, cluster with a refit.
+std::string step_needing_data(const nlohmann::json& pipeline) {
+  for (size_t i = 0; i < pipeline.size(); ++i) {
+    const std::string pass = pipeline[i].value("pass", "");
+    const nlohmann::json o = pipeline[i].value("options", nlohmann::json::object());
+    const bool needs = (pass == "quantize" && o.contains("activations") &&
+                        o["activations"].value("mode", "") == "static") ||
+                       (pass == "prune" && o.value("method", "magnitude") != "magnitude") ||
+                       (pass == "low-rank" && o.value("activation_aware", false)) ||
+                       (pass == "cluster" && o.value("refit", false));
+    if (needs) return "/pipeline/" + std::to_string(i) + " (" + pass + ")";
+  }
+  return "";
+}
+
 bool changes_precision(const nlohmann::json& pipeline) {
   auto any = [](const nlohmann::json&) { return true; };
   return pipeline_has(pipeline, "quantize", any) || pipeline_has(pipeline, "convert-float16", any) ||
@@ -154,9 +170,14 @@ void cross_check(const Recipe& r, bool check_files, std::vector<std::string>& er
     if (!r.evaluation->labels.empty() && check_files && !file_exists(r.resolve(r.evaluation->labels)))
       errors.push_back("/evaluation/labels: no such file: " + r.resolve(r.evaluation->labels));
   }
-  if (!r.calibration && uses_static_activations(r.pipeline))
-    errors.push_back("/calibration: the pipeline quantizes activations statically, which needs calibration data "
-                     "(add {\"data\": \"calib.npy\"})");
+  if (!r.calibration) {
+    if (uses_static_activations(r.pipeline))
+      errors.push_back("/calibration: the pipeline quantizes activations statically, which needs calibration data "
+                       "(add {\"data\": \"calib.npy\"})");
+    else if (const std::string step = step_needing_data(r.pipeline); !step.empty())
+      errors.push_back("/calibration: step " + step + " reads calibration activations, which needs calibration data "
+                       "(add {\"data\": \"calib.npy\"})");
+  }
   const bool labels = r.evaluation && !r.evaluation->labels.empty();
   auto need = [&](bool have, const std::optional<double>& gate, const char* name, const char* what) {
     if (gate && !have) errors.push_back(std::string("/gates/") + name + ": needs " + what);
@@ -273,8 +294,11 @@ Expected<Recipe> load_recipe(const std::string& path) {
 Expected<nlohmann::json> preset_recipe_json(std::string_view name) {
   BS_ASSIGN_OR_RETURN(nlohmann::json pipeline, preset_pipeline(name));
   nlohmann::json j = {{"schema", std::string(kRecipeSchema)}, {"name", std::string(name)}};
-  for (const Preset& p : presets())
-    if (p.name == name) j["description"] = std::string(p.summary);
+  for (const Preset& p : presets()) {
+    if (p.name != name) continue;
+    j["description"] = std::string(p.summary);
+    for (auto& [key, value] : nlohmann::json::parse(p.recipe).items()) j[key] = value;
+  }
   j["pipeline"] = std::move(pipeline);
   return j;
 }

@@ -127,6 +127,21 @@ TEST(Recipe, ChecksDataTheStepsAndGatesNeed) {
   EXPECT_NE(r2.status().message().find("/mixed_precision/max: required"), std::string::npos);
 }
 
+TEST(Recipe, StepsThatReadActivationsNeedCalibrationData) {
+  nlohmann::json j = digits_recipe();
+  j.erase("calibration");
+  j["gates"].erase("max_top1_drop_pt");
+  j["pipeline"] = nlohmann::json::parse(R"([{"pass": "prune", "options": {"method": "magnitude"}},
+                                            {"pass": "prune", "options": {"method": "sparsegpt"}}])");
+  Expected<Recipe> r = parse_recipe(j, "r.json", recipes_dir());
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("/calibration: step /pipeline/1 (prune) reads calibration activations"),
+            std::string::npos)
+      << r.status().message();
+  j["pipeline"].erase(1);
+  EXPECT_TRUE(parse_recipe(j, "r.json", recipes_dir()).is_ok());
+}
+
 TEST(Recipe, MissingDataFilesNameThePointerAndThePath) {
   nlohmann::json j = digits_recipe();
   j["evaluation"]["labels"] = "../digits/nope.npy";

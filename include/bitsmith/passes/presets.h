@@ -8,6 +8,8 @@
 //   int4-weight-only  fold-batchnorm, quantize: int4 symmetric blocks of 32 along the reduction
 //                     axis, float activations (blocked DequantizeLinear, opset 21).
 //   fp16, bf16        fold-batchnorm, convert-float16 / convert-bfloat16.
+//   prune-2of4        fold-batchnorm, prune: sparsegpt 2:4 along the reduction axis (needs
+//                     calibration data), weights stored dense.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,6 +25,7 @@ struct Preset {
   std::string_view name;
   std::string_view summary;   // one line
   std::string_view pipeline;  // pipeline JSON (manager.h)
+  std::string_view recipe = "{}";  // other recipe keys as JSON (e.g. {"output": {"bsm": true}})
 };
 
 // Every preset, in table order.
