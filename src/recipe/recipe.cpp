@@ -297,7 +297,8 @@ Expected<nlohmann::json> preset_recipe_json(std::string_view name) {
   for (const Preset& p : presets()) {
     if (p.name != name) continue;
     j["description"] = std::string(p.summary);
-    for (auto& [key, value] : nlohmann::json::parse(p.recipe).items()) j[key] = value;
+    const nlohmann::json extra = nlohmann::json::parse(p.recipe);
+    for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = *it;
   }
   j["pipeline"] = std::move(pipeline);
   return j;

@@ -15,6 +15,7 @@
 #include "bitsmith/runtime/kernel_registry.h"
 #include "runtime/executor_feeds.h"
 #include "runtime/f16_weight_fusion.h"
+#include "runtime/palette_fold.h"
 #include "runtime/qdq_fusion.h"
 
 namespace bitsmith {
@@ -235,6 +236,7 @@ Status CpuExecutor::load(const Model& model) {
   sopt.dynamic_batch = options_.dynamic_batch;
   BS_TRY(infer_shapes(model, sopt).status());
   BS_TRY(fold_constant_nodes());
+  BS_TRY(fold_palette_weights(graph_, opsets_, num_threads_).status());  // cluster pass weights
   if (options_.fuse_qdq) fused_units_ = fuse_qdq_units(graph_, opsets_).units;
   if (options_.fuse_f16_weights)
     for (std::string& u : fuse_f16_weights(graph_, opsets_)) fused_units_.push_back(std::move(u));

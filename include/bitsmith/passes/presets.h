@@ -8,6 +8,9 @@
 //   int4-weight-only  fold-batchnorm, quantize: int4 symmetric blocks of 32 along the reduction
 //                     axis, float activations (blocked DequantizeLinear, opset 21).
 //   fp16, bf16        fold-batchnorm, convert-float16 / convert-bfloat16.
+//   deep-compression  fold-batchnorm, prune (sparsegpt 60%, last weighted layer kept dense),
+//                     cluster (5-bit k-means with least-squares refit); writes model.bsm too.
+//                     Needs calibration data.
 //   prune-2of4        fold-batchnorm, prune: sparsegpt 2:4 along the reduction axis (needs
 //                     calibration data), weights stored dense.
 #pragma once
