@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/kernels/gemm_u8s8.h"
@@ -37,8 +38,9 @@ Problem make_problem(int64_t m, int64_t n, int64_t k, int bmax, uint32_t seed, b
 }
 
 // Runs fast (threads) and reference with epilogue kind / zero points; compares bytes.
+// transposed: output stored column-major (ld_row 1, ld_col m), as the conv kernel does.
 void check(const Problem& p, QEpilogue::Kind kind, int32_t a_zp, bool b_zp, bool bias, int threads,
-           const std::string& what) {
+           const std::string& what, bool transposed = false) {
   const PackedWeightsS8 packed(p.b.data(), p.k, p.n, p.n, 1);
   std::vector<int32_t> bz(static_cast<size_t>(p.n)), bi(static_cast<size_t>(p.n));
   std::vector<float> mult(static_cast<size_t>(p.n)), fb(static_cast<size_t>(p.n));
@@ -60,8 +62,8 @@ void check(const Problem& p, QEpilogue::Kind kind, int32_t a_zp, bool b_zp, bool
   ep.out_signed = ep.qmin < 0;
   ep.scale = mult.data();
   ep.fbias = bias ? fb.data() : nullptr;
-  ep.ld_row = p.n;
-  ep.ld_col = 1;
+  ep.ld_row = transposed ? 1 : p.n;
+  ep.ld_col = transposed ? p.m : 1;
   const size_t bytes = static_cast<size_t>(p.m * p.n) * 4;
   std::vector<std::byte> got(bytes, std::byte{0x5a}), want(bytes, std::byte{0x5a});
   ep.out = got.data();
@@ -85,7 +87,70 @@ TEST(GemmU8S8, MatchesReferenceOnAwkwardShapes) {
             check(p, QEpilogue::Kind::kInt32, 17, true, true, threads, what + " int32 zp bias");
             check(p, QEpilogue::Kind::kQuantized, 128, false, true, threads, what + " quantized");
             check(p, QEpilogue::Kind::kFloat, 5, true, true, threads, what + " float");
+            check(p, QEpilogue::Kind::kQuantized, 7, false, true, threads, what + " quantized transposed", true);
+            check(p, QEpilogue::Kind::kQuantized, 9, true, false, threads, what + " quantized zp transposed", true);
           }
+        }
+}
+
+// qgemm_u8s8_rows_st (A rows as pointers + segment offsets, the conv's implicit im2col) against
+// the reference on the explicit A, every layout the conv uses, full and partial tiles.
+TEST(GemmU8S8, RowsMatchReference) {
+  std::mt19937 rng(77);
+  std::vector<uint8_t> image(4096);
+  for (auto& v : image) v = static_cast<uint8_t>(rng() % 256);
+  uint32_t seed = 500;
+  for (int64_t m : {int64_t{1}, int64_t{4}, int64_t{7}, int64_t{33}})
+    for (int64_t n : {int64_t{5}, int64_t{16}, int64_t{40}})
+      for (auto [nseg, seg_len] : {std::pair<int64_t, int64_t>{1, 4}, {3, 12}, {9, 8}, {2, 100}})
+        for (int bmax : {63, 127}) {
+          const int64_t k = nseg * seg_len;
+          const Problem p0 = make_problem(1, n, k, bmax, seed++, false);
+          std::vector<int64_t> seg_off(static_cast<size_t>(nseg));
+          for (auto& o : seg_off) o = static_cast<int64_t>(rng() % 1500);
+          std::vector<const uint8_t*> rows(static_cast<size_t>(m));
+          std::vector<uint8_t> a(static_cast<size_t>(m * k));
+          for (int64_t i = 0; i < m; ++i) {
+            rows[i] = image.data() + rng() % 2000;
+            for (int64_t s = 0; s < nseg; ++s)
+              for (int64_t kk = 0; kk < seg_len; ++kk) a[i * k + s * seg_len + kk] = rows[i][seg_off[s] + kk];
+          }
+          const kernels::QRowsU8 ra{rows.data(), seg_off.data(), nseg, seg_len};
+          const PackedWeightsS8 packed(p0.b.data(), k, n, n, 1);
+          std::vector<int32_t> bz(static_cast<size_t>(n)), bi(static_cast<size_t>(n)), rowsum(static_cast<size_t>(m));
+          std::vector<float> mult(static_cast<size_t>(n));
+          for (int64_t j = 0; j < n; ++j) {
+            bz[j] = static_cast<int32_t>(j % 5) - 2;
+            bi[j] = static_cast<int32_t>(j * 53 % 999) - 400;
+            mult[j] = 1.0f / static_cast<float>(48 * (k + 1)) * (1.0f + 0.02f * static_cast<float>(j % 3));
+          }
+          kernels::qgemm_row_sums_rows(m, ra, rowsum.data());
+          for (auto kind : {QEpilogue::Kind::kQuantized, QEpilogue::Kind::kInt32})
+            for (bool use_bz : {false, true})
+              for (bool transposed : {false, true}) {
+                QEpilogue ep;
+                ep.kind = kind;
+                ep.a_zp = 11;
+                ep.b_zp = use_bz ? bz.data() : nullptr;
+                ep.bias = bi.data();
+                ep.multiplier = mult.data();
+                ep.zp = use_bz ? -5 : 6;
+                ep.qmin = use_bz ? -128 : 0;
+                ep.qmax = use_bz ? 127 : 255;
+                ep.out_signed = use_bz;
+                ep.ld_row = transposed ? 1 : n;
+                ep.ld_col = transposed ? m : 1;
+                const std::vector<int32_t> col_add = kernels::qgemm_col_add(ep, packed.colsum(), k);
+                const size_t bytes = static_cast<size_t>(m * n) * 4;
+                std::vector<std::byte> got(bytes, std::byte{0x5a}), want(bytes, std::byte{0x5a});
+                ep.out = got.data();
+                kernels::qgemm_u8s8_rows_st(m, ra, packed, 0, n, ep, col_add.data(), use_bz ? rowsum.data() : nullptr, 0);
+                ep.out = want.data();
+                kernels::ref::qgemm_u8s8(m, n, k, a.data(), k, p0.b.data(), ep);
+                EXPECT_EQ(0, std::memcmp(got.data(), want.data(), bytes))
+                    << "m=" << m << " n=" << n << " nseg=" << nseg << " seg_len=" << seg_len << " bmax=" << bmax
+                    << " kind=" << static_cast<int>(kind) << " b_zp=" << use_bz << " transposed=" << transposed;
+              }
         }
 }
 

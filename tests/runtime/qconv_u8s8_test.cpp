@@ -2,7 +2,8 @@
 // (ref::conv_integer + requantize_value, ref::qgemm_u8s8), exact, at 1, 2 and 3 threads: dilated,
 // 1-D, pointwise with channels not a multiple of 4 (the direct channels-last path), grouped with
 // 8+ channels per group, u8 weights with non-zero zero points (row-sum correction) and s8
-// activations.
+// activations; windows read in place (implicit im2col) and the 16 x 16 channels-last transpose
+// with channel / pixel tails.
 #include <gtest/gtest.h>
 
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -36,6 +37,7 @@ struct Case {
   std::vector<int64_t> strides, pads, dilations;
   int64_t group;
   DType tx, tw;
+  bool zero_w_zp;  // every w zero point 0 (s8 weights: no row-sum correction)
 };
 
 TEST(QConvU8S8, MatchesReferenceExactly) {
@@ -45,12 +47,23 @@ TEST(QConvU8S8, MatchesReferenceExactly) {
       {"pointwise c6", {2, 6, 5, 7}, {20, 6, 1, 1}, {}, {}, {}, 1, DType::kU8, DType::kU8},
       {"group2 mg8", {1, 6, 9, 9}, {16, 3, 3, 3}, {2, 2}, {1, 1, 1, 1}, {}, 2, DType::kU8, DType::kU8},
       {"deep", {1, 70, 6, 6}, {33, 70, 3, 3}, {}, {1, 1, 1, 1}, {}, 1, DType::kI8, DType::kU8},
+      // Implicit im2col (windows read in place from the channels-last copy): kernel rows of
+      // whole 4-byte groups (kw * cg % 4 == 0), or per tap (cg % 4 == 0) when dilated.
+      {"3x3 c8 s2", {2, 8, 9, 11}, {21, 8, 3, 3}, {2, 2}, {1, 1, 1, 1}, {}, 1, DType::kU8, DType::kI8},
+      {"3x3 c8 zp0", {1, 8, 13, 9}, {35, 8, 3, 3}, {1, 2}, {1, 0, 1, 2}, {}, 1, DType::kU8, DType::kI8, true},
+      {"k4 c3", {1, 3, 10, 9}, {18, 3, 4, 4}, {1, 1}, {2, 1, 1, 2}, {}, 1, DType::kI8, DType::kU8},
+      {"dilated c4", {1, 4, 12, 10}, {17, 4, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 3}, 1, DType::kU8, DType::kU8},
+      {"group2 c4 mg16", {1, 8, 7, 7}, {32, 4, 3, 3}, {}, {1, 1, 1, 1}, {}, 2, DType::kI8, DType::kI8, true},
+      {"1-D c4", {2, 4, 19}, {33, 4, 3}, {1}, {1, 1}, {}, 1, DType::kU8, DType::kI8, true},
+      {"chunks c16", {1, 16, 21, 23}, {16, 16, 3, 3}, {}, {1, 1, 1, 1}, {}, 1, DType::kU8, DType::kI8, true},
+      {"c20 s8 x", {1, 20, 6, 34}, {24, 20, 3, 3}, {1, 1}, {1, 1, 1, 1}, {}, 1, DType::kI8, DType::kI8, true},
   };
   uint32_t seed = 900;
   for (const Case& c : cases) {
     seed += 10;
     const Tensor x = rand_q(c.tx, c.x, seed), w = rand_q(c.tw, c.w, seed + 1);
-    const Tensor x_zp = rand_q(c.tx, {}, seed + 2), w_zp = rand_q(c.tw, {c.w[0]}, seed + 3);
+    const Tensor x_zp = rand_q(c.tx, {}, seed + 2);
+    const Tensor w_zp = c.zero_w_zp ? Tensor(c.tw, {c.w[0]}) : rand_q(c.tw, {c.w[0]}, seed + 3);
     std::vector<Attribute> attrs;
     if (!c.strides.empty()) attrs.push_back(Attribute::make_ints("strides", c.strides));
     if (!c.pads.empty()) attrs.push_back(Attribute::make_ints("pads", c.pads));

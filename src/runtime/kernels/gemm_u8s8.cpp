@@ -150,90 +150,206 @@ void finish_tile(const QEpilogue& ep, int64_t row, int64_t j0, int mr, int64_t n
   }
 }
 
+// Where the rows of one tile come from: row r is the concatenation over s < nseg of
+// seg_groups * 4 bytes at row[r] + seg_off[s] (plain A: one segment at offset 0).
+struct TileRows {
+  const uint8_t* row[kQMr];
+  const int64_t* seg_off;
+  int64_t nseg, seg_groups;
+};
+
 #if defined(__AVX2__)
-// tile[r][0..16) = sum over kg of the 4 products of A row r and the panel (raw, no zero points).
+// acc[r][0..2) = sum over the k groups of the 4 products of A row r and the panel (raw, no zero
+// points). Panel column c of group g sits at byte c*4 of the 64: the 8 int32 lanes of b0 are
+// columns 0..7 and of b1 columns 8..15, in order.
 template <int MR, bool kSplit>
-void micro_u8s8(const uint8_t* a, int64_t lda, const int8_t* bp, const int8_t* bl, int64_t kgroups, int32_t* tile) {
+inline void micro_u8s8(const TileRows& a, const int8_t* bp, const int8_t* bl, __m256i (&acc)[MR][2]) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc[MR][2];
   for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-  for (int64_t g = 0; g < kgroups; ++g) {
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + g * 64));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + g * 64 + 32));
-    __m256i l0, l1;
-    if constexpr (kSplit) {
-      l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bl + g * 64));
-      l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bl + g * 64 + 32));
-    }
-    for (int r = 0; r < MR; ++r) {
-      int32_t word;
-      std::memcpy(&word, a + r * lda + g * 4, 4);
-      const __m256i av = _mm256_set1_epi32(word);
-      __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones);
-      __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones);
+  for (int64_t s = 0; s < a.nseg; ++s) {
+    const uint8_t* ar[MR];
+    for (int r = 0; r < MR; ++r) ar[r] = a.row[r] + a.seg_off[s];
+    for (int64_t g = 0; g < a.seg_groups; ++g, bp += 64) {
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 32));
+      __m256i l0, l1;
       if constexpr (kSplit) {
-        p0 = _mm256_add_epi32(p0, _mm256_madd_epi16(_mm256_maddubs_epi16(av, l0), ones));
-        p1 = _mm256_add_epi32(p1, _mm256_madd_epi16(_mm256_maddubs_epi16(av, l1), ones));
+        l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bl));
+        l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bl + 32));
+        bl += 64;
       }
-      acc[r][0] = _mm256_add_epi32(acc[r][0], p0);
-      acc[r][1] = _mm256_add_epi32(acc[r][1], p1);
+      for (int r = 0; r < MR; ++r) {
+        int32_t word;
+        std::memcpy(&word, ar[r] + g * 4, 4);
+        const __m256i av = _mm256_set1_epi32(word);
+        __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones);
+        __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones);
+        if constexpr (kSplit) {
+          p0 = _mm256_add_epi32(p0, _mm256_madd_epi16(_mm256_maddubs_epi16(av, l0), ones));
+          p1 = _mm256_add_epi32(p1, _mm256_madd_epi16(_mm256_maddubs_epi16(av, l1), ones));
+        }
+        acc[r][0] = _mm256_add_epi32(acc[r][0], p0);
+        acc[r][1] = _mm256_add_epi32(acc[r][1], p1);
+      }
     }
-  }
-  // Panel column c of group g sits at byte c*4 of the 64: the 8 int32 lanes of b0 are columns
-  // 0..7 and of b1 columns 8..15, in order.
-  for (int r = 0; r < MR; ++r) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + r * kQNr), acc[r][0]);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile + r * kQNr + 8), acc[r][1]);
   }
 }
 
+// The requantizing epilogue of a full tile (16 columns) in registers: the zero-point terms of
+// finish_tile (wrapping int32), then requantize_value's arithmetic (cvt, mul, round half even,
+// + zp, clamp; each op correctly rounded, so identical to the scalar path), packed to 16 bytes
+// per row. Stores rows of 16 bytes (ld_col 1) or, for MR 4 and ld_row 1, one 4-byte word per
+// column. Returns false (nothing stored) for other layouts.
+template <int MR>
+inline bool quantized_tile(const QEpilogue& ep, int64_t row, int64_t j0, __m256i (&acc)[MR][2],
+                           const int32_t* col_add, const int32_t* rowsum, int64_t rowsum_base) {
+  const bool rows_out = ep.ld_col == 1, cols_out = MR == 4 && ep.ld_row == 1;
+  if (!rows_out && !cols_out) return false;
+  const __m256i ca0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col_add + j0));
+  const __m256i ca1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col_add + j0 + 8));
+  __m256i bz0 = _mm256_setzero_si256(), bz1 = bz0;
+  if (rowsum) {
+    bz0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ep.b_zp + j0));
+    bz1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ep.b_zp + j0 + 8));
+  }
+  const __m256 m0 = _mm256_loadu_ps(ep.multiplier + j0), m1 = _mm256_loadu_ps(ep.multiplier + j0 + 8);
+  const __m256 zp = _mm256_set1_ps(static_cast<float>(ep.zp));
+  const __m256 lo = _mm256_set1_ps(static_cast<float>(ep.qmin)), hi = _mm256_set1_ps(static_cast<float>(ep.qmax));
+  auto requant = [&](__m256i v, __m256 mult) {
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), mult);
+    f = _mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    f = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(f, zp), lo), hi);
+    return _mm256_cvtps_epi32(f);
+  };
+  __m128i bytes[MR];
+  for (int r = 0; r < MR; ++r) {
+    __m256i v0 = _mm256_add_epi32(acc[r][0], ca0), v1 = _mm256_add_epi32(acc[r][1], ca1);
+    if (rowsum) {
+      const __m256i rs = _mm256_set1_epi32(rowsum[rowsum_base + r]);
+      v0 = _mm256_sub_epi32(v0, _mm256_mullo_epi32(bz0, rs));
+      v1 = _mm256_sub_epi32(v1, _mm256_mullo_epi32(bz1, rs));
+    }
+    // 16 x i16 in column order, then bytes (values already within [qmin, qmax]).
+    const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(requant(v0, m0), requant(v1, m1)), 0xD8);
+    const __m128i w0 = _mm256_castsi256_si128(w), w1 = _mm256_extracti128_si256(w, 1);
+    bytes[r] = ep.out_signed ? _mm_packs_epi16(w0, w1) : _mm_packus_epi16(w0, w1);
+  }
+  uint8_t* out = static_cast<uint8_t*>(ep.out);
+  if (rows_out) {
+    for (int r = 0; r < MR; ++r)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + (row + r) * ep.ld_row + j0), bytes[r]);
+    return true;
+  }
+  if constexpr (MR == 4) {
+    // 4 rows x 16 columns -> 16 columns x 4 rows: word c of quad q is column 4q + c.
+    const __m128i t01l = _mm_unpacklo_epi8(bytes[0], bytes[1]), t01h = _mm_unpackhi_epi8(bytes[0], bytes[1]);
+    const __m128i t23l = _mm_unpacklo_epi8(bytes[2], bytes[3]), t23h = _mm_unpackhi_epi8(bytes[2], bytes[3]);
+    const __m128i quad[4] = {_mm_unpacklo_epi16(t01l, t23l), _mm_unpackhi_epi16(t01l, t23l),
+                             _mm_unpacklo_epi16(t01h, t23h), _mm_unpackhi_epi16(t01h, t23h)};
+    uint8_t* o = out + row + j0 * ep.ld_col;
+    for (int q = 0; q < 4; ++q) {
+      alignas(16) uint32_t words[4];
+      _mm_store_si128(reinterpret_cast<__m128i*>(words), quad[q]);
+      for (int c = 0; c < 4; ++c) std::memcpy(o + (4 * q + c) * ep.ld_col, &words[c], 4);
+    }
+  }
+  return true;
+}
+
+template <int MR, bool kSplit>
+void tile_u8s8(const TileRows& a, const int8_t* bp, const int8_t* bl, const QEpilogue& ep, int64_t row, int64_t j0,
+               int64_t nc, const int32_t* col_add, const int32_t* rowsum, int64_t rowsum_base) {
+  __m256i acc[MR][2];
+  micro_u8s8<MR, kSplit>(a, bp, bl, acc);
+  if (nc == kQNr && ep.kind == QEpilogue::Kind::kQuantized &&
+      quantized_tile<MR>(ep, row, j0, acc, col_add, rowsum, rowsum_base))
+    return;
+  alignas(32) int32_t tile[kQMr * kQNr];
+  for (int r = 0; r < MR; ++r) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tile + r * kQNr), acc[r][0]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tile + r * kQNr + 8), acc[r][1]);
+  }
+  finish_tile(ep, row, j0, MR, nc, tile, col_add, rowsum, rowsum_base);
+}
+
 template <bool kSplit>
-void micro_dispatch(int mr, const uint8_t* a, int64_t lda, const int8_t* bp, const int8_t* bl, int64_t kg,
-                    int32_t* tile) {
+void tile_dispatch(int mr, const TileRows& a, const int8_t* bp, const int8_t* bl, const QEpilogue& ep, int64_t row,
+                   int64_t j0, int64_t nc, const int32_t* col_add, const int32_t* rowsum, int64_t rowsum_base) {
   switch (mr) {
-    case 4: micro_u8s8<4, kSplit>(a, lda, bp, bl, kg, tile); break;
-    case 3: micro_u8s8<3, kSplit>(a, lda, bp, bl, kg, tile); break;
-    case 2: micro_u8s8<2, kSplit>(a, lda, bp, bl, kg, tile); break;
-    default: micro_u8s8<1, kSplit>(a, lda, bp, bl, kg, tile); break;
+    case 4: tile_u8s8<4, kSplit>(a, bp, bl, ep, row, j0, nc, col_add, rowsum, rowsum_base); break;
+    case 3: tile_u8s8<3, kSplit>(a, bp, bl, ep, row, j0, nc, col_add, rowsum, rowsum_base); break;
+    case 2: tile_u8s8<2, kSplit>(a, bp, bl, ep, row, j0, nc, col_add, rowsum, rowsum_base); break;
+    default: tile_u8s8<1, kSplit>(a, bp, bl, ep, row, j0, nc, col_add, rowsum, rowsum_base); break;
   }
 }
 #else
 // Portable micro-kernel: the same exact sums.
-void micro_portable(int mr, const uint8_t* a, int64_t lda, const int8_t* bp, const int8_t* bl, int64_t kg,
-                    int32_t* tile) {
+void tile_portable(int mr, const TileRows& a, const int8_t* bp, const int8_t* bl, const QEpilogue& ep, int64_t row,
+                   int64_t j0, int64_t nc, const int32_t* col_add, const int32_t* rowsum, int64_t rowsum_base) {
+  alignas(32) int32_t tile[kQMr * kQNr];
   for (int r = 0; r < mr; ++r)
     for (int c = 0; c < kQNr; ++c) {
       int32_t s = 0;
-      for (int64_t g = 0; g < kg; ++g)
-        for (int q = 0; q < 4; ++q) {
-          const int32_t b = bp[g * 64 + c * 4 + q] + (bl ? bl[g * 64 + c * 4 + q] : 0);
-          s += static_cast<int32_t>(a[r * lda + g * 4 + q]) * b;
-        }
+      int64_t g = 0;
+      for (int64_t seg = 0; seg < a.nseg; ++seg)
+        for (int64_t gs = 0; gs < a.seg_groups; ++gs, ++g)
+          for (int q = 0; q < 4; ++q) {
+            const int32_t b = bp[g * 64 + c * 4 + q] + (bl ? bl[g * 64 + c * 4 + q] : 0);
+            s += static_cast<int32_t>(a.row[r][a.seg_off[seg] + gs * 4 + q]) * b;
+          }
       tile[r * kQNr + c] = s;
     }
+  finish_tile(ep, row, j0, mr, nc, tile, col_add, rowsum, rowsum_base);
 }
 #endif
 
-}  // namespace
-
-void qgemm_u8s8_st(int64_t m, const uint8_t* a, int64_t lda, const PackedWeightsS8& b, int64_t n0, int64_t n1,
-                   const QEpilogue& ep, const int32_t* col_add, const int32_t* rowsum, int64_t row0) {
-  const int64_t kg = round_up4(b.depth()) / 4;
-  alignas(32) int32_t tile[kQMr * kQNr];
+// Tiles of rows [0, m) x columns [n0, n1); row_ptr(i) gives A row i's base pointer.
+template <class RowPtr>
+void qgemm_tiles(int64_t m, RowPtr row_ptr, const int64_t* seg_off, int64_t nseg, int64_t seg_groups,
+                 const PackedWeightsS8& b, int64_t n0, int64_t n1, const QEpilogue& ep, const int32_t* col_add,
+                 const int32_t* rowsum, int64_t row0) {
+  TileRows t{};
+  t.seg_off = seg_off;
+  t.nseg = nseg;
+  t.seg_groups = seg_groups;
   for (int64_t j0 = n0; j0 < n1; j0 += kQNr) {
     const int64_t p = j0 / kQNr, nc = std::min(kQNr, n1 - j0);
     const int8_t* bp = b.panel(p);
     const int8_t* bl = b.split() ? b.panel_lo(p) : nullptr;
     for (int64_t i = 0; i < m; i += kQMr) {
       const int mr = static_cast<int>(std::min(kQMr, m - i));
+      for (int r = 0; r < mr; ++r) t.row[r] = row_ptr(i + r);
 #if defined(__AVX2__)
-      if (bl) micro_dispatch<true>(mr, a + i * lda, lda, bp, bl, kg, tile);
-      else micro_dispatch<false>(mr, a + i * lda, lda, bp, bl, kg, tile);
+      if (bl) tile_dispatch<true>(mr, t, bp, bl, ep, row0 + i, j0, nc, col_add, rowsum, i);
+      else tile_dispatch<false>(mr, t, bp, bl, ep, row0 + i, j0, nc, col_add, rowsum, i);
 #else
-      micro_portable(mr, a + i * lda, lda, bp, bl, kg, tile);
+      tile_portable(mr, t, bp, bl, ep, row0 + i, j0, nc, col_add, rowsum, i);
 #endif
-      finish_tile(ep, row0 + i, j0, mr, nc, tile, col_add, rowsum, i);
     }
+  }
+}
+
+}  // namespace
+
+void qgemm_u8s8_st(int64_t m, const uint8_t* a, int64_t lda, const PackedWeightsS8& b, int64_t n0, int64_t n1,
+                   const QEpilogue& ep, const int32_t* col_add, const int32_t* rowsum, int64_t row0) {
+  const int64_t zero = 0;
+  qgemm_tiles(m, [&](int64_t i) { return a + i * lda; }, &zero, 1, round_up4(b.depth()) / 4, b, n0, n1, ep, col_add,
+              rowsum, row0);
+}
+
+void qgemm_u8s8_rows_st(int64_t m, const QRowsU8& a, const PackedWeightsS8& b, int64_t n0, int64_t n1,
+                        const QEpilogue& ep, const int32_t* col_add, const int32_t* rowsum, int64_t row0) {
+  qgemm_tiles(m, [&](int64_t i) { return a.rows[i]; }, a.seg_off, a.nseg, a.seg_len / 4, b, n0, n1, ep, col_add,
+              rowsum, row0);
+}
+
+void qgemm_row_sums_rows(int64_t m, const QRowsU8& a, int32_t* rowsum) {
+  for (int64_t i = 0; i < m; ++i) {
+    int32_t s = 0;
+    for (int64_t seg = 0; seg < a.nseg; ++seg)
+      for (int64_t kk = 0; kk < a.seg_len; ++kk) s += a.rows[i][a.seg_off[seg] + kk];
+    rowsum[i] = s;
   }
 }
 

@@ -11,7 +11,9 @@
 // Micro-kernel (AVX2): a kQMr x kQNr = 4 x 16 tile in 8 ymm int32 accumulators. Per group of 4
 // k: 4 bytes of an A row are broadcast, vpmaddubsw multiplies them (u8) with 4 k x 8 columns of
 // packed B (s8) and adds adjacent pairs into int16, vpmaddwd with ones adds the two pairs into
-// int32, vpaddd accumulates.
+// int32, vpaddd accumulates. Full tiles with the requantizing epilogue finish in registers
+// (zero-point terms, requantize, pack to bytes; for a transposed output, ld_row 1, 4 x 16 bytes
+// are transposed so each column is one 4-byte store) with the arithmetic of qepilogue_scalar.
 //
 // int16 saturation guard: vpmaddubsw computes a0*b0 + a1*b1 and SATURATES to int16. With a in
 // [0, 255] the pair lies in [255 * (min(b0,0) + min(b1,0)), 255 * (max(b0,0) + max(b1,0))], so
@@ -93,6 +95,21 @@ void qgemm_row_sums(int64_t m, int64_t k, const uint8_t* a, int64_t lda, int32_t
 // Single-threaded.
 void qgemm_u8s8_st(int64_t m, const uint8_t* a, int64_t lda, const PackedWeightsS8& b, int64_t n0, int64_t n1,
                    const QEpilogue& ep, const int32_t* col_add, const int32_t* rowsum, int64_t row0);
+
+// A given by row pointers (implicit im2col of a channels-last image): row i of A is the
+// concatenation over s in [0, nseg) of the seg_len bytes at rows[i] + seg_off[s]. seg_len is a
+// multiple of 4 and nseg * seg_len == round_up4(K) of the packed B (the K order of B must follow
+// the segments). Same sums, epilogue and contract as qgemm_u8s8_st.
+struct QRowsU8 {
+  const uint8_t* const* rows = nullptr;  // m pointers
+  const int64_t* seg_off = nullptr;      // nseg byte offsets
+  int64_t nseg = 1, seg_len = 0;
+};
+void qgemm_u8s8_rows_st(int64_t m, const QRowsU8& a, const PackedWeightsS8& b, int64_t n0, int64_t n1,
+                        const QEpilogue& ep, const int32_t* col_add, const int32_t* rowsum, int64_t row0);
+
+// rowsum[i] = sum of all nseg * seg_len bytes of row i of `a` (callers use it when that is K).
+void qgemm_row_sums_rows(int64_t m, const QRowsU8& a, int32_t* rowsum);
 
 // The whole product split over up to num_threads OpenMP threads (any count: same bytes).
 // Computes col_add / rowsum itself. Call from outside a parallel region (inside one it runs

@@ -7,6 +7,8 @@
 // (gemm_u8s8.h) on the transposed problem Y^T[pos, m] = cols[pos, K] x W^T[K, m], where cols is
 // a u8 im2col with one row per output position (padding taps hold x_zp and contribute 0) and
 // W^T is packed once per group at load; the requantization is fused into the GEMM epilogue.
+// When the kernel rows (or taps) of the channels-last copy are whole 4-byte groups, the GEMM
+// reads the windows in place (row pointers + segment offsets, no im2col copy).
 // Same bytes as the f32-based path (exact sums, same requantize_value arithmetic).
 #include <algorithm>
 #include <cstring>
@@ -18,6 +20,10 @@
 #include "runtime/kernels/quantized_common.h"
 #include "runtime/kernels/quantized_u8s8.h"
 #include "runtime/kernels/ref/quantized_ref.h"
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 namespace bitsmith::kernels {
 namespace {
@@ -89,16 +95,45 @@ struct Win2 {
 };
 
 // dst [padded_h, padded_w, cg] (channels last, u8) = one image's group of x [cg, ih, iw] with
-// the padding filled with zp; s8 inputs are flipped to u8 by `flip`.
+// the padding filled with zp; s8 inputs are flipped to u8 by `flip`. Blocks of 16 channels x 16
+// pixels are transposed in registers (4 rounds of byte unpacks pairing register i with i + 8).
 void to_padded_nhwc(const Win2& w, const uint8_t* x_group, uint8_t flip, int64_t cg, uint8_t zp, uint8_t* dst) {
-  const int64_t ph = w.padded_h(), pw = w.padded_w();
-  std::fill(dst, dst + ph * pw * cg, zp);
-  for (int64_t c = 0; c < cg; ++c)
-    for (int64_t y = 0; y < w.ih; ++y) {
-      const uint8_t* src = x_group + (c * w.ih + y) * w.iw;
-      uint8_t* d = dst + ((y + w.ph) * pw + w.pw) * cg + c;
-      for (int64_t xx = 0; xx < w.iw; ++xx) d[xx * cg] = src[xx] ^ flip;
+  const int64_t ih = w.ih, iw = w.iw, pw = w.padded_w(), row_bytes = pw * cg;
+  std::fill(dst, dst + w.ph * row_bytes, zp);
+  std::fill(dst + (w.ph + ih) * row_bytes, dst + w.padded_h() * row_bytes, zp);
+  for (int64_t y = 0; y < ih; ++y) {
+    uint8_t* prow = dst + (y + w.ph) * row_bytes;
+    std::fill(prow, prow + w.pw * cg, zp);
+    std::fill(prow + (w.pw + iw) * cg, prow + row_bytes, zp);
+    uint8_t* d = prow + w.pw * cg;
+    int64_t c = 0;
+#if defined(__SSE2__)
+    const __m128i fv = _mm_set1_epi8(static_cast<char>(flip));
+    for (; c + 16 <= cg; c += 16) {
+      const uint8_t* src = x_group + (c * ih + y) * iw;
+      int64_t xx = 0;
+      for (; xx + 16 <= iw; xx += 16) {
+        __m128i r[16], t[16];
+        for (int i = 0; i < 16; ++i)
+          r[i] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * ih * iw + xx)), fv);
+        for (int round = 0; round < 4; ++round) {
+          for (int i = 0; i < 8; ++i) {
+            t[2 * i] = _mm_unpacklo_epi8(r[i], r[i + 8]);
+            t[2 * i + 1] = _mm_unpackhi_epi8(r[i], r[i + 8]);
+          }
+          for (int i = 0; i < 16; ++i) r[i] = t[i];
+        }
+        for (int i = 0; i < 16; ++i) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (xx + i) * cg + c), r[i]);
+      }
+      for (; xx < iw; ++xx)
+        for (int64_t i = 0; i < 16; ++i) d[xx * cg + c + i] = src[i * ih * iw + xx] ^ flip;
     }
+#endif
+    for (; c < cg; ++c) {
+      const uint8_t* src = x_group + (c * ih + y) * iw;
+      for (int64_t xx = 0; xx < iw; ++xx) d[xx * cg + c] = src[xx] ^ flip;
+    }
+  }
 }
 
 // rows [nc, kp] (u8): row j = the window of output position n0 + j, K ordered (ky, kx, channel),
@@ -244,14 +279,29 @@ class QConvKernel final : public OpKernel {
     // multiplied by B's zero padding).
     const Win2 w2(g);
     const int64_t plane = w2.padded_h() * w2.padded_w() * cg;
-    std::vector<uint8_t> xp(static_cast<size_t>(g.batch * g.group * plane + 8));
+    std::vector<uint8_t> xp_buf(static_cast<size_t>(g.batch * g.group * plane + 8));
+    uint8_t* const xp = xp_buf.data();
     const uint8_t* xd = reinterpret_cast<const uint8_t*>(x.bytes());
     parallel_items(g.batch * g.group, g.batch * g.group * plane >= 65536 ? num_threads : 1, [&](int64_t item) {
       const int64_t image = item / g.group, gi = item % g.group;
       to_padded_nhwc(w2, xd + (image * g.in_channels + gi * cg) * in_size, flip, cg, static_cast<uint8_t>(zp),
-                     xp.data() + item * plane);
+                     xp + item * plane);
     });
     const bool direct = is_pointwise(g);
+    // Implicit im2col: when every (kernel row) or (kernel tap) is a run of whole 4-byte groups
+    // in the channels-last copy, the GEMM reads the windows in place (qgemm_u8s8_rows_st) with
+    // K in the packed order (ky, kx, channel); otherwise rows are gathered (im2col_rows_nhwc).
+    std::vector<int64_t> seg_off;
+    int64_t seg_len = 0;
+    if (!direct && w2.dw == 1 && (w2.kw * cg) % 4 == 0) {
+      seg_len = w2.kw * cg;
+      for (int64_t ky = 0; ky < w2.kh; ++ky) seg_off.push_back(ky * w2.dh * w2.padded_w() * cg);
+    } else if (!direct && cg % 4 == 0) {
+      seg_len = cg;
+      for (int64_t ky = 0; ky < w2.kh; ++ky)
+        for (int64_t kx = 0; kx < w2.kw; ++kx) seg_off.push_back((ky * w2.dh * w2.padded_w() + kx * w2.dw) * cg);
+    }
+    const bool implicit = seg_len > 0;
     const int64_t chunk = std::max<int64_t>(kQMr, std::min<int64_t>(256, (64 * 1024 / kp) / kQMr * kQMr));
     const int64_t chunks = (out_size + chunk - 1) / chunk;
     const double work = static_cast<double>(g.batch) * static_cast<double>(g.out_channels) * static_cast<double>(out_size) * static_cast<double>(k);
@@ -260,9 +310,28 @@ class QConvKernel final : public OpKernel {
     parallel_items(g.batch * g.group * chunks, work >= 2e5 ? num_threads : 1, [&](int64_t item) {
       thread_local std::vector<uint8_t> rows;
       thread_local std::vector<int32_t> rowsum;
+      thread_local std::vector<const uint8_t*> row_ptrs;
       const int64_t image = item / (g.group * chunks), gi = (item / chunks) % g.group, c = item % chunks;
       const int64_t n0 = c * chunk, nc = std::min(chunk, out_size - n0);
-      const uint8_t* xg = xp.data() + (image * g.group + gi) * plane;
+      const uint8_t* xg = xp + (image * g.group + gi) * plane;
+      QEpilogue ep = eps[gi];
+      ep.out = out + static_cast<size_t>((image * g.out_channels + gi * mg) * out_size + n0) * esize;
+      if (implicit) {
+        row_ptrs.resize(static_cast<size_t>(nc));
+        for (int64_t j = 0; j < nc; ++j) {
+          const int64_t oy = (n0 + j) / w2.ow, ox = (n0 + j) % w2.ow;
+          row_ptrs[j] = xg + (oy * w2.sh * w2.padded_w() + ox * w2.sw) * cg;
+        }
+        const QRowsU8 ra{row_ptrs.data(), seg_off.data(), static_cast<int64_t>(seg_off.size()), seg_len};
+        const int32_t* rs = nullptr;
+        if (ep.b_zp) {
+          rowsum.resize(static_cast<size_t>(nc));
+          qgemm_row_sums_rows(nc, ra, rowsum.data());
+          rs = rowsum.data();
+        }
+        qgemm_u8s8_rows_st(nc, ra, fw[gi].packed, 0, mg, ep, col_add[gi].data(), rs, 0);
+        return;
+      }
       const uint8_t* a = xg + n0 * cg;
       int64_t lda = cg;
       if (!direct) {
@@ -277,8 +346,6 @@ class QConvKernel final : public OpKernel {
         qgemm_row_sums(nc, k, a, lda, rowsum.data());
         rs = rowsum.data();
       }
-      QEpilogue ep = eps[gi];
-      ep.out = out + static_cast<size_t>((image * g.out_channels + gi * mg) * out_size + n0) * esize;
       qgemm_u8s8_st(nc, a, lda, fw[gi].packed, 0, mg, ep, col_add[gi].data(), rs, 0);
     });
   }
