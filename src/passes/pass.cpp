@@ -53,6 +53,7 @@ nlohmann::json PassRecord::to_json() const {
   for (const TensorChange& t : tensors)
     j["tensors"].push_back({{"tensor", t.tensor},
                             {"result", t.result},
+                            {"more_results", t.more_results},
                             {"dtype_before", std::string(dtype_name(t.dtype_before))},
                             {"dtype_after", std::string(dtype_name(t.dtype_after))},
                             {"numel", t.numel},

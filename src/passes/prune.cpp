@@ -8,7 +8,12 @@
 //                       (prune_sparsegpt.cpp)
 //   pattern "unstructured"  a fraction `sparsity` of each layer (see prune_impl.h for the groups
 //                           the count is taken over); "n:m": at most n nonzeros in every m
-//                           consecutive weights along the reduction axis (2:4, 4:8)
+//                           consecutive weights along the reduction axis (2:4, 4:8);
+//                           "structured": whole output channels (Conv) / neurons (Gemm, MatMul)
+//                           with the lowest L1/L2 weight norm (`criterion`) are removed from the
+//                           graph with the consumers' matching inputs (prune_structured.cpp;
+//                           method magnitude only; `activation_aware` scales the norms by the
+//                           channels' mean |output| on the calibration data)
 //   threshold "global"      unstructured only: one magnitude threshold over all the layers in
 //                           scope sets each layer's sparsity (layers end up different, the total
 //                           matches); with wanda / sparsegpt those per-layer sparsities are then
@@ -55,8 +60,10 @@ const OptionTable<PruneOptions>& prune_option_table() {
                          "it is 1 - n/m")
           .enumeration("pattern", &PruneOptions::pattern,
                        "unstructured: any weights; n:m: at most n nonzeros in every m consecutive weights along "
-                       "the reduction axis",
-                       {{"unstructured", PrunePattern::kUnstructured}, {"n:m", PrunePattern::kNM}})
+                       "the reduction axis; structured: whole output channels / neurons removed from the graph",
+                       {{"unstructured", PrunePattern::kUnstructured},
+                        {"n:m", PrunePattern::kNM},
+                        {"structured", PrunePattern::kStructured}})
           .integer("n", &PruneOptions::n, "N:M: nonzeros kept per group (less than m)", 1, 63)
           .integer("m", &PruneOptions::m, "N:M: group size", 2, 64)
           .enumeration("threshold", &PruneOptions::threshold,
@@ -71,7 +78,14 @@ const OptionTable<PruneOptions>& prune_option_table() {
                 "wanda/sparsegpt: take each layer's input statistics with the layers before it already pruned")
           .integer("calibration_batches", &PruneOptions::calibration_batches,
                    "Calibration batches used (0: all the data given)", 0, int64_t{1} << 40)
-          .string_list("ops", &PruneOptions::ops, "Op types to prune", kPrunableOps);
+          .string_list("ops", &PruneOptions::ops, "Op types to prune", kPrunableOps)
+          .enumeration("criterion", &PruneOptions::criterion,
+                       "structured: norm of an output channel's weights ranking it (lowest removed)",
+                       {{"l1", ChannelCriterion::kL1}, {"l2", ChannelCriterion::kL2}})
+          .flag("activation_aware", &PruneOptions::activation_aware,
+                "structured: rank channels by norm x mean |output| over the calibration data (outputs taken "
+                "after a BatchNormalization / per-channel Mul or Add that directly follows; needs calibration "
+                "data; statistics of the model as received)");
   return t;
 }
 
@@ -159,6 +173,17 @@ class PrunePass final : public PassWithOptions<PruneOptions> {
     const std::string sp = json_pointer_append(pointer, "sparsity");
     if (o.sparsity && !(*o.sparsity >= 0 && *o.sparsity < 1))
       errors.push_back(sp + ": " + json_brief(nlohmann::json(*o.sparsity)) + " is out of range [0, 1)");
+    if (o.pattern == PrunePattern::kStructured) {
+      if (o.method != PruneMethod::kMagnitude)
+        errors.push_back(json_pointer_append(pointer, "method") + ": \"" + method_name(o.method) +
+                         "\" does not apply to pattern \"structured\" (channels are ranked by weight norm, see "
+                         "criterion; use \"magnitude\")");
+      if (o.threshold == ThresholdScope::kGlobal)
+        errors.push_back(json_pointer_append(pointer, "threshold") + ": \"global\" is for pattern \"unstructured\"");
+    }
+    if (o.activation_aware && o.pattern != PrunePattern::kStructured)
+      errors.push_back(json_pointer_append(pointer, "activation_aware") + ": only for pattern \"structured\" (wanda "
+                       "and sparsegpt are the activation-aware methods of the other patterns)");
     if (o.pattern != PrunePattern::kNM) return;
     if (o.n >= o.m)
       errors.push_back(json_pointer_append(pointer, "n") + ": n (" + std::to_string(o.n) + ") must be less than m (" +
@@ -275,6 +300,7 @@ Status PrunePass::run_on(Model& model, PassContext& ctx) const {
     }
     layers.push_back(std::get<Layer>(std::move(r)));
   }
+  if (o.pattern == PrunePattern::kStructured) return prune_structured(model, ctx, o, layers);
   if (layers.empty()) return Status::ok();
 
   // Sparsity of each layer (unused by n:m).

@@ -1,145 +1,35 @@
 // prune: input statistics of the layers (wanda: sum x_j^2; sparsegpt: sum x x^T) over the rows
-// of their input activations on ctx.calibration()'s batches. A MatMul/Gemm input [..., K] gives
-// one row per leading index; a Conv input [N, C, H, W] gives one im2col row (C * kh * kw, zero
-// where the kernel reads padding) per output position. Sums run in double, rows in batch order,
-// so the result is the same for any thread count (each entry of X^T X is owned by one thread).
-#include <memory>
-#include <unordered_map>
-#include <unordered_set>
-
-#include "bitsmith/runtime/executor.h"
+// of their input activations on ctx.calibration()'s batches, through the collector shared with
+// the other passes that read activations (passes/layer_stats.h: rows, im2col, determinism).
 #include "passes/prune_impl.h"
 
 namespace bitsmith::prune_detail {
 
-namespace {
-
-const char* method_name(PruneMethod m) { return m == PruneMethod::kWanda ? "wanda" : "sparsegpt"; }
-
-// Rows of `l`'s input `x` as a [count, l.cols] double matrix; error naming the layer when the
-// shape does not fit.
-Status input_rows(const Layer& l, const Node& node, const Tensor& x, std::vector<double>& out, int64_t& count) {
-  auto bad = [&](const std::string& what) {
-    return data_error("prune: input '" + l.input + "' of " + node.describe() + " has shape " + shape_str(x.shape()) +
-                      ", " + what);
-  };
-  if (!l.conv) {
-    if (x.rank() < 1 || x.dim(-1) != l.cols) return bad("expected its last dim to be " + std::to_string(l.cols));
-    count = x.numel() / l.cols;
-    out.assign(x.data<float>(), x.data<float>() + x.numel());
-    return Status::ok();
-  }
-  if (x.rank() != 4 || x.dim(1) != l.channels)
-    return bad("expected [N, " + std::to_string(l.channels) + ", H, W]");
-  const int64_t nb = x.dim(0), hh = x.dim(2), ww = x.dim(3);
-  const int64_t oh = (hh + l.pad_top + l.pad_bottom - l.dil_h * (l.kh - 1) - 1) / l.stride_h + 1;
-  const int64_t ow = (ww + l.pad_left + l.pad_right - l.dil_w * (l.kw - 1) - 1) / l.stride_w + 1;
-  if (oh <= 0 || ow <= 0) return bad("smaller than the kernel");
-  count = nb * oh * ow;
-  out.assign(static_cast<size_t>(count * l.cols), 0.0);
-  const float* src = x.data<float>();
-  int64_t row = 0;
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t y = 0; y < oh; ++y)
-      for (int64_t xo = 0; xo < ow; ++xo, ++row) {
-        double* dst = out.data() + row * l.cols;
-        for (int64_t c = 0; c < l.channels; ++c)
-          for (int64_t a = 0; a < l.kh; ++a) {
-            const int64_t iy = y * l.stride_h - l.pad_top + a * l.dil_h;
-            if (iy < 0 || iy >= hh) continue;
-            for (int64_t e = 0; e < l.kw; ++e) {
-              const int64_t ix = xo * l.stride_w - l.pad_left + e * l.dil_w;
-              if (ix < 0 || ix >= ww) continue;
-              dst[(c * l.kh + a) * l.kw + e] = src[((b * l.channels + c) * hh + iy) * ww + ix];
-            }
-          }
-      }
-  return Status::ok();
-}
-
-void accumulate(const std::vector<double>& rows, int64_t count, int64_t cols, bool full, int num_threads,
-                LayerStats& s) {
-  s.samples += count;
-  const bool parallel = count * cols * (full ? cols : 1) >= (int64_t{1} << 18);  // else not worth waking threads
-#pragma omp parallel for num_threads(num_threads) schedule(static) if (parallel)
-  for (int64_t i = 0; i < cols; ++i) {
-    double sq = s.sumsq[i];
-    for (int64_t r = 0; r < count; ++r) sq += rows[r * cols + i] * rows[r * cols + i];
-    s.sumsq[i] = sq;
-    if (!full) continue;
-    double* g = s.gram.data() + i * cols;
-    for (int64_t r = 0; r < count; ++r) {
-      const double* x = rows.data() + r * cols;
-      const double xi = x[i];
-      if (xi == 0) continue;
-      for (int64_t j = i; j < cols; ++j) g[j] += xi * x[j];
-    }
-  }
-}
-
-}  // namespace
-
 Status collect_stats(const Model& model, PassContext& ctx, const PruneOptions& o, const std::vector<Layer>& layers,
                      bool full, std::vector<LayerStats>& stats) {
-  const std::string method = method_name(o.method);
-  if (!ctx.calibration())
-    return invalid_argument("prune: method \"" + method +
-                            "\" needs calibration data (the layers' input activations); give calibration data "
-                            "(a recipe's calibration.data) or use method \"magnitude\"");
-  ExecutorOptions eo;
-  eo.num_threads = ctx.num_threads();
-  eo.dynamic_batch = true;
-  BS_ASSIGN_OR_RETURN(std::unique_ptr<Executor> exec, Executor::create(model, eo));
-  std::unordered_set<std::string> graph_inputs;
-  for (const ValueInfo& vi : exec->inputs()) graph_inputs.insert(vi.name);
-  std::unordered_multimap<std::string, size_t> by_input;  // value -> layers reading it
-  stats.assign(layers.size(), LayerStats{});
-  for (size_t i = 0; i < layers.size(); ++i) {
-    by_input.emplace(layers[i].input, i);
-    stats[i].sumsq.assign(static_cast<size_t>(layers[i].cols), 0.0);
-    if (full) stats[i].gram.assign(static_cast<size_t>(layers[i].cols * layers[i].cols), 0.0);
+  const std::string method = o.method == PruneMethod::kWanda ? "wanda" : "sparsegpt";
+  std::vector<passes_detail::LayerInput> inputs;
+  inputs.reserve(layers.size());
+  for (const Layer& l : layers) {
+    passes_detail::LayerInput in;
+    in.index = l.index;
+    in.input = l.input;
+    in.cols = l.cols;
+    in.conv = l.conv;
+    in.channels = l.channels, in.kh = l.kh, in.kw = l.kw;
+    in.stride_h = l.stride_h, in.stride_w = l.stride_w, in.dil_h = l.dil_h, in.dil_w = l.dil_w;
+    in.pad_top = l.pad_top, in.pad_left = l.pad_left, in.pad_bottom = l.pad_bottom, in.pad_right = l.pad_right;
+    inputs.push_back(std::move(in));
   }
-  const int threads = ctx.num_threads() > 0 ? ctx.num_threads() : exec->num_threads();
-  std::vector<double> rows;
-  auto watch = [&](const std::string& name, const Tensor& t) -> Status {
-    auto [lo, hi] = by_input.equal_range(name);
-    for (auto it = lo; it != hi; ++it) {
-      const Layer& l = layers[it->second];
-      const Node& node = model.graph.nodes[l.index];
-      if (t.dtype() != DType::kF32)
-        return unsupported("prune: input '" + name + "' of " + node.describe() + " is " +
-                           std::string(dtype_name(t.dtype())) + "; " + method + " needs f32 activations");
-      int64_t count = 0;
-      BS_TRY(input_rows(l, node, t, rows, count));
-      accumulate(rows, count, l.cols, full, threads, stats[it->second]);
-    }
-    return Status::ok();
-  };
-  int64_t batch_index = 0, used = 0;
-  Status s = ctx.calibration()([&](const NamedTensors& batch) -> Status {
-    const int64_t k = batch_index++;
-    if (o.calibration_batches > 0 && used >= o.calibration_batches) return Status::ok();
-    for (const auto& [name, t] : batch) {
-      if (!graph_inputs.count(name))
-        return data_error("prune: calibration batch " + std::to_string(k) + " feeds '" + name +
-                          "', which is not an input of the model");
-      BS_TRY(watch(name, t));
-    }
-    Expected<std::vector<Tensor>> out =
-        exec->run_observed(batch, [&](const Node&, const std::string& name, const Tensor& t) { return watch(name, t); });
-    if (!out) return out.status().with_context("prune: calibration batch " + std::to_string(k));
-    ++used;
-    return Status::ok();
-  });
-  BS_TRY(s);
-  if (used == 0) return data_error("prune: the calibration data is empty (no batches)");
-  for (size_t i = 0; i < layers.size(); ++i)
-    if (stats[i].samples == 0)
-      return data_error("prune: input '" + layers[i].input + "' of " + model.graph.nodes[layers[i].index].describe() +
-                        " was never computed on the calibration data");
-  ctx.record().counters["calibration_batches"] = used;  // per run (the same each run)
-  ctx.record().count("calibration_runs");
-  return Status::ok();
+  passes_detail::StatsRequest req;
+  req.who = "prune";
+  req.need = method;
+  req.no_data = "prune: method \"" + method +
+                "\" needs calibration data (the layers' input activations); give calibration data (a recipe's "
+                "calibration.data) or use method \"magnitude\"";
+  req.max_batches = o.calibration_batches;
+  req.full = full;
+  return passes_detail::collect_layer_stats(model, ctx, inputs, req, stats);
 }
 
 }  // namespace bitsmith::prune_detail

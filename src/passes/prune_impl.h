@@ -3,6 +3,7 @@
 //   prune_masks.cpp      weight matrices, magnitude / wanda masks, N:M groups, global threshold
 //   prune_sparsegpt.cpp  SparseGPT (OBS-style one-shot pruning with weight updates)
 //   prune_calibrate.cpp  input statistics of layers (X^T X or its diagonal) from ctx.calibration()
+//   prune_structured.cpp pattern "structured": whole output channels removed from the graph
 //
 // Every pruned weight is seen as a matrix W [rows, cols]: one row per output (channel / neuron),
 // cols along the reduction axis (what one output sums over):
@@ -21,13 +22,16 @@
 #include "bitsmith/ir/graph.h"
 #include "bitsmith/passes/options.h"
 #include "bitsmith/passes/pass.h"
+#include "passes/layer_stats.h"
 
 namespace bitsmith::prune_detail {
 
 enum class PruneMethod { kMagnitude, kWanda, kSparseGpt };
-// Extension point: a kStructured pattern (whole output channels removed from the graph) is to
-// be added here, with its own rewrite; the masks below only zero single weights.
-enum class PrunePattern { kUnstructured, kNM };
+// kStructured removes whole output channels from the graph (prune_structured.cpp); the masks
+// below only zero single weights.
+enum class PrunePattern { kUnstructured, kNM, kStructured };
+// Structured: what ranks an output channel (lowest removed): the norm of its weights.
+enum class ChannelCriterion { kL1, kL2 };
 enum class ThresholdScope { kLayer, kGlobal };
 
 struct PruneOptions {
@@ -43,6 +47,8 @@ struct PruneOptions {
                                    // layers before it already pruned
   int64_t calibration_batches = 0; // 0: every batch
   std::vector<std::string> ops = {"Conv", "Gemm", "MatMul"};
+  ChannelCriterion criterion = ChannelCriterion::kL1;  // structured only
+  bool activation_aware = false;  // structured: score norm x mean |output| of the channel (calibration)
 };
 
 const OptionTable<PruneOptions>& prune_option_table();
@@ -74,14 +80,10 @@ struct Layer {
 std::vector<float> weight_rows(const Tensor& w, const Layer& l);
 Tensor weight_from_rows(const std::vector<float>& rows, const Tensor& like, const Layer& l);
 
-// Input statistics of one layer over the calibration rows (im2col rows for Conv):
-// `gram` the upper triangle of sum x x^T ([cols, cols], row-major; only with `full`),
-// `sumsq` its diagonal sum x_j^2; `samples` how many rows.
-struct LayerStats {
-  std::vector<double> gram;
-  std::vector<double> sumsq;
-  int64_t samples = 0;
-};
+// Input statistics of one layer over the calibration rows (im2col rows for Conv), from the
+// shared collector (passes/layer_stats.h): `gram` the upper triangle of sum x x^T ([cols, cols],
+// row-major; only with `full`), `sumsq` its diagonal sum x_j^2; `samples` how many rows.
+using LayerStats = passes_detail::LayerStats;
 
 // Runs `model` on the calibration batches and accumulates the statistics of each layer in
 // `layers` (indices into model.graph.nodes as in Layer::index). Errors: kInvalidArgument without
@@ -112,5 +114,12 @@ Status sparsegpt(std::vector<float>& w, int64_t rows, int64_t cols, std::vector<
 // layer i): the floor(s * total) smallest |w| over all layers (ties: earlier layer, then lower
 // index) are counted per layer; returns count_i / numel_i.
 std::vector<double> global_sparsities(const std::vector<std::vector<float>>& weights, double sparsity);
+
+// Pattern "structured" on `layers` (matched by prune.cpp, in topological order): for each, the
+// floor(s * O) output channels with the lowest weight norm are removed, together with the
+// matching entries of everything their values flow through and the input channels of the
+// weighted layers consuming them (see prune_structured.cpp). A layer whose channels cannot be
+// followed is skipped with the reason; the graph stays valid.
+Status prune_structured(Model& model, PassContext& ctx, const PruneOptions& o, const std::vector<Layer>& layers);
 
 }  // namespace bitsmith::prune_detail

@@ -10,9 +10,8 @@
 // mask of a block is chosen at its start from scores w^2 / U_jj^2 (for N:M at the start of each
 // m-group), the updates inside a block are applied at once per column, and the block's
 // accumulated errors reach the later columns in one product. Arithmetic in double.
-// Eigen's own threading is off in this file (its GEMM blocking depends on the thread count,
-// which would change the sums); the rows run in parallel with OpenMP instead.
-#define EIGEN_DONT_PARALLELIZE
+// Eigen's own threading is off (EIGEN_DONT_PARALLELIZE, set for the whole library in
+// CMakeLists.txt); the rows run in parallel with OpenMP instead.
 #include <Eigen/Cholesky>
 #include <Eigen/Dense>
 #include <algorithm>

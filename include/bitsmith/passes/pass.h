@@ -56,6 +56,7 @@ struct NodeSkip {
 struct TensorChange {
   std::string tensor;               // initializer name in the model the pass received
   std::string result;               // name of the initializer now holding it ("" if none: removed)
+  std::vector<std::string> more_results;  // further initializers holding it (low-rank's 2nd factor)
   DType dtype_before = DType::kUndefined;
   DType dtype_after = DType::kUndefined;
   int64_t numel = 0;
@@ -88,7 +89,7 @@ struct PassRecord {
   int64_t counter(const std::string& name) const;  // 0 when never counted
 
   // {"pass", "options", "scope", "wall_ms", "counters", "touched": [{node, op, action}],
-  //  "skipped": [{node, op, reason}], "notes", "tensors": [{tensor, result, dtype_before, dtype_after,
+  //  "skipped": [{node, op, reason}], "notes", "tensors": [{tensor, result, more_results, dtype_before, dtype_after,
   //  numel, bytes_before, bytes_after, sqnr_db, cosine, max_abs_err, how}]} (NaN/inf as null)
   nlohmann::json to_json() const;
 };
