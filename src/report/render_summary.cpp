@@ -20,6 +20,10 @@ void size_rows(const json& report, Table& t) {
   auto ratio = number(size, "ratio");
   if (!ratio && before && after && *after > 0) ratio = *before / *after;
   add_row(t, "file size", fmt_bytes_exact(before), fmt_bytes_exact(after), fmt_size_ratio(ratio));
+  const json& bsm = member(size, "bsm");
+  if (bsm.is_object())
+    add_row(t, "file size as .bsm container", fmt_bytes_exact(before), fmt_bytes_exact(number(bsm, "bytes")),
+            fmt_size_ratio(number(bsm, "ratio")));
 }
 
 void accuracy_rows(const json& report, Table& t) {

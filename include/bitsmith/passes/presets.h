@@ -11,6 +11,7 @@
 //   deep-compression  fold-batchnorm, prune (sparsegpt 60%, last weighted layer kept dense),
 //                     cluster (5-bit k-means with least-squares refit); writes model.bsm too.
 //                     Needs calibration data.
+//   low-rank          fold-batchnorm, low-rank (energy 0.9; the last weighted layer kept).
 //   prune-2of4        fold-batchnorm, prune: sparsegpt 2:4 along the reduction axis (needs
 //                     calibration data), weights stored dense.
 #pragma once
