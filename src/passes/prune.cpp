@@ -110,25 +110,6 @@ std::string percent(double f) {
 
 using MatchResult = std::variant<Layer, std::string>;
 
-// Conv geometry for im2col, or why the data methods cannot use this Conv.
-std::string conv_geometry(const Node& node, const Tensor& w, Layer& l) {
-  if (node.attr_int("group", 1) != 1) return "group " + std::to_string(node.attr_int("group", 1)) + " (only group 1)";
-  if (w.rank() != 4) return "weight has rank " + std::to_string(w.rank()) + " (only 2-D Conv)";
-  const std::string pad = node.attr_string("auto_pad", "NOTSET");
-  if (pad != "NOTSET" && pad != "VALID") return "auto_pad " + pad + " (only NOTSET or VALID)";
-  const std::vector<int64_t> strides = node.attr_ints("strides", {1, 1});
-  const std::vector<int64_t> dil = node.attr_ints("dilations", {1, 1});
-  const std::vector<int64_t> pads = pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : node.attr_ints("pads", {0, 0, 0, 0});
-  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) return "strides/dilations/pads do not fit a 2-D Conv";
-  l.conv = true;
-  l.channels = w.dim(1);
-  l.kh = w.dim(2);
-  l.kw = w.dim(3);
-  l.stride_h = strides[0], l.stride_w = strides[1], l.dil_h = dil[0], l.dil_w = dil[1];
-  l.pad_top = pads[0], l.pad_left = pads[1], l.pad_bottom = pads[2], l.pad_right = pads[3];
-  return "";
-}
-
 MatchResult match_node(const Graph& g, size_t i, const PruneOptions& o, const std::unordered_map<std::string, int>& uses) {
   const Node& node = g.nodes[i];
   Layer l;
@@ -160,7 +141,7 @@ MatchResult match_node(const Graph& g, size_t i, const PruneOptions& o, const st
   if (l.input.empty() || g.find_initializer(l.input)) return why + "input 0 is not an activation";
   if (l.op == "Gemm" && node.attr_int("transA", 0) != 0) return why + "transA=1 (only transA=0)";
   if (l.op == "Conv")
-    if (std::string r = conv_geometry(node, w, l); !r.empty()) return why + r;
+    if (std::string r = passes_detail::conv_input_geometry(node, w, l); !r.empty()) return why + r;
   return l;
 }
 

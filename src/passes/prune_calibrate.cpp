@@ -8,19 +8,7 @@ namespace bitsmith::prune_detail {
 Status collect_stats(const Model& model, PassContext& ctx, const PruneOptions& o, const std::vector<Layer>& layers,
                      bool full, std::vector<LayerStats>& stats) {
   const std::string method = o.method == PruneMethod::kWanda ? "wanda" : "sparsegpt";
-  std::vector<passes_detail::LayerInput> inputs;
-  inputs.reserve(layers.size());
-  for (const Layer& l : layers) {
-    passes_detail::LayerInput in;
-    in.index = l.index;
-    in.input = l.input;
-    in.cols = l.cols;
-    in.conv = l.conv;
-    in.channels = l.channels, in.kh = l.kh, in.kw = l.kw;
-    in.stride_h = l.stride_h, in.stride_w = l.stride_w, in.dil_h = l.dil_h, in.dil_w = l.dil_w;
-    in.pad_top = l.pad_top, in.pad_left = l.pad_left, in.pad_bottom = l.pad_bottom, in.pad_right = l.pad_right;
-    inputs.push_back(std::move(in));
-  }
+  const std::vector<passes_detail::LayerInput> inputs(layers.begin(), layers.end());
   passes_detail::StatsRequest req;
   req.who = "prune";
   req.need = method;

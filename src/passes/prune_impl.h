@@ -61,19 +61,13 @@ inline int64_t prune_count(double s, int64_t n) {
   return static_cast<int64_t>(std::floor(s * static_cast<double>(n) + 1e-6));
 }
 
-// A node the rewrite applies to.
-struct Layer {
-  size_t index = 0;      // into graph.nodes (sorted topologically)
+// A node the rewrite applies to. The input side (index, input, cols and the Conv geometry for
+// im2col rows) is the shared passes_detail::LayerInput.
+struct Layer : passes_detail::LayerInput {
   std::string op;        // "Conv", "Gemm", "MatMul"
   std::string weight;    // f32 initializer (input 1)
-  std::string input;     // activation (input 0)
   bool kn = false;       // storage [cols, rows] (MatMul, Gemm transB=0); else [rows, cols]
-  int64_t rows = 0, cols = 0;
-  // Conv geometry (rank-4 weight, group 1), for im2col rows of the input.
-  bool conv = false;
-  int64_t channels = 0, kh = 1, kw = 1;
-  int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
-  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t rows = 0;
 };
 
 // The weight as a row-major [rows, cols] matrix, and back into the initializer's layout.

@@ -25,6 +25,7 @@
 #include "bitsmith/passes/manager.h"
 #include "bitsmith/passes/presets.h"
 #include "bitsmith/runtime/executor.h"
+#include "interop/ort_util.h"
 
 namespace bitsmith {
 namespace {
@@ -32,11 +33,7 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kRoot = BITSMITH_SOURCE_DIR;
 
-bool ort_available() {
-  static const bool ok =
-      std::system(("cd '" + kRoot + "' && node -e \"require('onnxruntime-node')\" >/dev/null 2>&1").c_str()) == 0;
-  return ok;
-}
+using test::ort_available;
 
 struct ModelCase {
   const char* name;

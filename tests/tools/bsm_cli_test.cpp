@@ -1,7 +1,5 @@
 // The CLI with .bsm files: convert there and back, inspect (text and JSON), run, eval, bench.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,46 +9,19 @@
 #include "bitsmith/io/npy.h"
 #include "bitsmith/io/onnx.h"
 #include "bitsmith/ir/printer.h"
+#include "support/cli_fixture.h"
 
 namespace bitsmith {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using test::CliResult;
+using test::slurp;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-class BsmCliTest : public ::testing::Test {
+class BsmCliTest : public test::CliFixture {
  protected:
-  void SetUp() override {
-    tmp_ = fs::temp_directory_path() / ("bitsmith_bsm_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(tmp_);
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-  std::string tmp(const std::string& name) const { return (tmp_ / name).string(); }
-
-  // Runs the CLI with `args` (shell-quoted) from the repo root.
-  CliResult run(const std::string& args) const {
-    const std::string out = tmp("stdout"), err = tmp("stderr");
-    const std::string cmd = std::string("cd '") + BITSMITH_SOURCE_DIR + "' && '" + BITSMITH_CLI_PATH + "' " + args +
-                            " >'" + out + "' 2>'" + err + "'";
-    const int status = std::system(cmd.c_str());
-    CliResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
-  fs::path tmp_;
+  BsmCliTest() : CliFixture("bitsmith_bsm_cli") {}
 };
 
 TEST_F(BsmCliTest, ConvertThereAndBackAndUseIt) {

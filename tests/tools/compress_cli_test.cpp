@@ -1,47 +1,24 @@
 // `bitsmith compress` and `bitsmith analyze` from the shell: summary on stdout, exit codes
 // (1 bad recipe/flags, 2 bad model/data, 3 gate failed with outputs kept), --print-recipe.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include "support/cli_fixture.h"
 
 namespace bitsmith {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using test::CliResult;
+using test::slurp;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-class CompressCli : public ::testing::Test {
+class CompressCli : public test::CliFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("bitsmith_ccli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string tmp(const std::string& name) const { return (dir_ / name).string(); }
-
-  CliResult run(const std::string& args) const {
-    const std::string out = tmp("stdout"), err = tmp("stderr");
-    const std::string cmd = std::string("cd '") + BITSMITH_SOURCE_DIR + "' && '" + BITSMITH_CLI_PATH + "' " + args +
-                            " >'" + out + "' 2>'" + err + "'";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
+  CompressCli() : CliFixture("bitsmith_ccli") {}
   // A recipe file in the temp folder, pointing at the repo's digits data by absolute path.
   std::string write_recipe(nlohmann::json gates, const std::string& name = "r.json") const {
     const std::string d = std::string(BITSMITH_SOURCE_DIR) + "/models/digits/";
@@ -56,7 +33,6 @@ class CompressCli : public ::testing::Test {
     std::ofstream(tmp(name)) << j.dump(2);
     return tmp(name);
   }
-  fs::path dir_;
 };
 
 TEST_F(CompressCli, PrintsTheSummaryAndWritesFourFiles) {

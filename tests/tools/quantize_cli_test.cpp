@@ -1,7 +1,6 @@
 // `bitsmith quantize`: presets and flags, summary on stdout, exit codes (1 bad flags/options,
 // 2 bad model/data) and nothing written on error.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -10,42 +9,19 @@
 
 #include "bitsmith/io/npy.h"
 #include "bitsmith/io/onnx.h"
+#include "support/cli_fixture.h"
 
 namespace bitsmith {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using test::CliResult;
+using test::slurp;
 
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-class QuantizeCli : public ::testing::Test {
+class QuantizeCli : public test::CliFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("bitsmith_qcli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string tmp(const std::string& name) const { return (dir_ / name).string(); }
-
-  // Runs the CLI with `args` (shell-quoted) from the repo root.
-  CliResult run(const std::string& args) const {
-    const std::string out = tmp("stdout"), err = tmp("stderr");
-    const std::string cmd = std::string("cd '") + BITSMITH_SOURCE_DIR + "' && '" + BITSMITH_CLI_PATH + "' " + args +
-                            " >'" + out + "' 2>'" + err + "'";
-    const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  }
-  fs::path dir_;
+  QuantizeCli() : CliFixture("bitsmith_qcli") {}
 };
 
 const char* kCnn = "models/cnn_small.onnx";
