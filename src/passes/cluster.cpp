@@ -36,6 +36,7 @@
 #include "passes/cluster_impl.h"
 #include "passes/graph_util.h"
 #include "passes/pass_impl.h"
+#include "passes/weighted_layers.h"
 
 namespace bitsmith {
 namespace cluster_detail {
@@ -280,34 +281,13 @@ Status ClusterPass::run_on(Model& model, PassContext& ctx) const {
   const Options& o = options();
   Graph& g = model.graph;
   PassRecord& rec = ctx.record();
-  for (const std::string& op : ctx.scope().include.ops)
-    if (std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end())
-      return invalid_argument("cluster: scope include names op type \"" + op + "\", which this pass does not cluster (it "
-                              "clusters " + bracket_list(o.ops) + "; options.ops selects among " +
-                              bracket_list(kClusterOps) + ")");
   if (o.refit && !ctx.calibration())
     return invalid_argument(
         "cluster: option refit needs calibration data (the layers' input activations); give calibration data (a "
         "recipe's calibration.data) or set refit to false");
-  BS_TRY(g.sort_topologically());
-  const std::vector<bool> in_scope = ctx.scope().select(g);
-  const auto uses = passes_detail::value_use_counts(g);
-  std::vector<Layer> layers;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& node = g.nodes[i];
-    if (!is_default_domain(node.domain) || !is_weighted_layer(g, i)) continue;
-    if (std::find(o.ops.begin(), o.ops.end(), node.op_type) == o.ops.end()) {
-      rec.skip(node, i, "op " + node.op_type + " is not in options.ops " + bracket_list(o.ops));
-      continue;
-    }
-    MatchResult r = in_scope[i] ? match_node(g, i, uses) : MatchResult(std::string("outside the pass scope"));
-    if (auto* reason = std::get_if<std::string>(&r)) {
-      rec.skip(node, i, *reason);
-      rec.count("skipped");
-      continue;
-    }
-    layers.push_back(std::get<Layer>(std::move(r)));
-  }
+  BS_ASSIGN_OR_RETURN(std::vector<Layer> layers,
+                      passes_detail::select_weighted_layers<Layer>(g, ctx, {"cluster", "cluster", "clusters"}, o.ops,
+                                                                   kClusterOps, match_node));
   if (layers.empty()) return Status::ok();
   if (model.opset("") < 6)
     return unsupported("cluster: the model imports ONNX opset " + std::to_string(model.opset("")) +

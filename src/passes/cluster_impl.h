@@ -22,6 +22,7 @@
 #include "bitsmith/ir/graph.h"
 #include "bitsmith/passes/options.h"
 #include "bitsmith/passes/pass.h"
+#include "passes/layer_stats.h"
 
 namespace bitsmith::cluster_detail {
 
@@ -64,13 +65,12 @@ Codebook fit_codebook(const std::vector<float>& values, int k, ClusterInit init,
                       std::mt19937_64& rng);
 
 // A layer the rewrite applies to.
-struct Layer {
-  size_t index = 0;        // into graph.nodes (sorted topologically)
+// The input side (index into graph.nodes, activation input, cols) is the shared LayerInput.
+struct Layer : passes_detail::LayerInput {
   std::string op;          // "Conv", "Gemm", "MatMul"
   std::string weight;      // f32 initializer (input 1), used by this node only
-  std::string input;       // activation (input 0)
   bool kn = false;         // storage [cols, rows] (MatMul, Gemm transB=0); else [rows, cols]
-  int64_t rows = 0, cols = 0;
+  int64_t rows = 0;
   bool refit_ok = false;   // refit can observe rows of the input [.., cols] (MatMul, Gemm transA=0)
 };
 
@@ -80,9 +80,8 @@ inline int64_t storage_offset(const Layer& l, int64_t r, int64_t c) { return l.k
 
 // Sum of x x^T ([cols, cols], row-major, full) over the rows of each layer's input on
 // ctx.calibration()'s batches (a [.., cols] activation gives one row per leading index), from
-// one run of `model`. Errors: kInvalidArgument without data (naming the pass), kDataError for an
-// empty set, a batch feeding a non-input, an input whose last dim is not cols or never computed.
-// Deterministic for any thread count (each entry owned by one thread, rows in batch order).
+// one run of `model`, through passes_detail::collect_layer_stats (its errors, "cluster:" first;
+// kInvalidArgument without data). Deterministic for any thread count.
 Status collect_grams(const Model& model, PassContext& ctx, const ClusterOptions& o, const std::vector<Layer>& layers,
                      std::vector<std::vector<double>>& grams);
 

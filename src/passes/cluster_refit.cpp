@@ -1,15 +1,11 @@
 // cluster: least-squares refit of centroid values on calibration outputs (cluster_impl.h):
-// input Gram matrices H = sum x x^T of the layers from ctx.calibration(), and the K x K normal
-// equations of one codebook given its assignments.
+// input Gram matrices H = sum x x^T of the layers from ctx.calibration() (through the collector
+// shared with prune and low-rank, passes/layer_stats.h), and the K x K normal equations of one
+// codebook given its assignments.
 #include <omp.h>
 
 #include <Eigen/Dense>
 #include <cmath>
-#include <memory>
-#include <unordered_map>
-#include <unordered_set>
-
-#include "bitsmith/runtime/executor.h"
 #include "passes/cluster_impl.h"
 
 namespace bitsmith::cluster_detail {
@@ -18,83 +14,29 @@ namespace {
 
 int threads_of(int requested) { return requested > 0 ? requested : omp_get_max_threads(); }
 
-// gram += sum over the rows of x ([count, cols] f32) of x x^T; row i of gram owned by one thread,
-// rows of x summed in order, so the sums are the same for any thread count.
-void accumulate(const float* x, int64_t count, int64_t cols, int num_threads, std::vector<double>& gram) {
-#pragma omp parallel for num_threads(num_threads) schedule(static)
-  for (int64_t i = 0; i < cols; ++i) {
-    double* g = gram.data() + i * cols;
-    for (int64_t r = 0; r < count; ++r) {
-      const float* row = x + r * cols;
-      const double xi = row[i];
-      if (xi == 0) continue;
-      for (int64_t j = 0; j < cols; ++j) g[j] += xi * static_cast<double>(row[j]);
-    }
-  }
-}
-
 }  // namespace
 
 Status collect_grams(const Model& model, PassContext& ctx, const ClusterOptions& o, const std::vector<Layer>& layers,
                      std::vector<std::vector<double>>& grams) {
-  if (!ctx.calibration())
-    return invalid_argument(
-        "cluster: option refit needs calibration data (the layers' input activations); give calibration data (a "
-        "recipe's calibration.data) or set refit to false");
-  ExecutorOptions eo;
-  eo.num_threads = ctx.num_threads();
-  eo.dynamic_batch = true;
-  BS_ASSIGN_OR_RETURN(std::unique_ptr<Executor> exec, Executor::create(model, eo));
-  std::unordered_set<std::string> graph_inputs;
-  for (const ValueInfo& vi : exec->inputs()) graph_inputs.insert(vi.name);
-  std::unordered_multimap<std::string, size_t> by_input;  // value -> layers reading it
-  grams.assign(layers.size(), {});
-  std::vector<int64_t> samples(layers.size(), 0);
+  passes_detail::StatsRequest req;
+  req.who = "cluster";
+  req.need = "refit";
+  req.no_data =
+      "cluster: option refit needs calibration data (the layers' input activations); give calibration data (a "
+      "recipe's calibration.data) or set refit to false";
+  req.max_batches = o.calibration_batches;
+  req.full = true;
+  std::vector<passes_detail::LayerStats> stats;
+  BS_TRY(passes_detail::collect_layer_stats(
+      model, ctx, std::vector<passes_detail::LayerInput>(layers.begin(), layers.end()), req, stats));
+  // The collector fills the upper triangle; the refit reads whole rows of H.
+  grams.resize(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
-    by_input.emplace(layers[i].input, i);
-    grams[i].assign(static_cast<size_t>(layers[i].cols * layers[i].cols), 0.0);
+    const int64_t n = layers[i].cols;
+    grams[i] = std::move(stats[i].gram);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = r + 1; c < n; ++c) grams[i][c * n + r] = grams[i][r * n + c];
   }
-  const int threads = threads_of(ctx.num_threads());
-  auto watch = [&](const std::string& name, const Tensor& t) -> Status {
-    auto [lo, hi] = by_input.equal_range(name);
-    for (auto it = lo; it != hi; ++it) {
-      const Layer& l = layers[it->second];
-      const Node& node = model.graph.nodes[l.index];
-      if (t.dtype() != DType::kF32)
-        return unsupported("cluster: input '" + name + "' of " + node.describe() + " is " +
-                           std::string(dtype_name(t.dtype())) + "; refit needs f32 activations");
-      if (t.rank() < 1 || t.dim(-1) != l.cols)
-        return data_error("cluster: input '" + name + "' of " + node.describe() + " has shape " + shape_str(t.shape()) +
-                          ", expected its last dim to be " + std::to_string(l.cols));
-      const int64_t count = t.numel() / l.cols;
-      accumulate(t.data<float>(), count, l.cols, threads, grams[it->second]);
-      samples[it->second] += count;
-    }
-    return Status::ok();
-  };
-  int64_t batch_index = 0, used = 0;
-  Status s = ctx.calibration()([&](const NamedTensors& batch) -> Status {
-    const int64_t k = batch_index++;
-    if (o.calibration_batches > 0 && used >= o.calibration_batches) return Status::ok();
-    for (const auto& [name, t] : batch) {
-      if (!graph_inputs.count(name))
-        return data_error("cluster: calibration batch " + std::to_string(k) + " feeds '" + name +
-                          "', which is not an input of the model");
-      BS_TRY(watch(name, t));
-    }
-    Expected<std::vector<Tensor>> out =
-        exec->run_observed(batch, [&](const Node&, const std::string& name, const Tensor& t) { return watch(name, t); });
-    if (!out) return out.status().with_context("cluster: calibration batch " + std::to_string(k));
-    ++used;
-    return Status::ok();
-  });
-  BS_TRY(s);
-  if (used == 0) return data_error("cluster: the calibration data is empty (no batches)");
-  for (size_t i = 0; i < layers.size(); ++i)
-    if (samples[i] == 0)
-      return data_error("cluster: input '" + layers[i].input + "' of " + model.graph.nodes[layers[i].index].describe() +
-                        " was never computed on the calibration data");
-  ctx.record().counters["calibration_batches"] = used;
   return Status::ok();
 }
 

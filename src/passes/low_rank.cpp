@@ -31,6 +31,7 @@
 #include "passes/graph_util.h"
 #include "passes/low_rank_impl.h"
 #include "passes/pass_impl.h"
+#include "passes/weighted_layers.h"
 
 namespace bitsmith {
 namespace low_rank_detail {
@@ -189,35 +190,17 @@ Status LowRankPass::run_on(Model& model, PassContext& ctx) const {
   const Options& o = options();
   Graph& g = model.graph;
   PassRecord& rec = ctx.record();
-  for (const std::string& op : ctx.scope().include.ops)
-    if (std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end())
-      return invalid_argument("low-rank: scope include names op type \"" + op + "\", which this pass does not factor (it "
-                              "factors " + bracket_list(o.ops) + "; options.ops selects among " +
-                              bracket_list(kFactorableOps) + ")");
-  BS_TRY(g.sort_topologically());
-  const std::vector<bool> in_scope = ctx.scope().select(g);
-  const auto uses = passes_detail::value_use_counts(g);
-  std::vector<Layer> layers;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& node = g.nodes[i];
-    if (!is_default_domain(node.domain) || !is_weighted_layer(g, i)) continue;
-    if (std::find(o.ops.begin(), o.ops.end(), node.op_type) == o.ops.end()) {
-      rec.skip(node, i, "op " + node.op_type + " is not in options.ops " + bracket_list(o.ops));
-      continue;
-    }
-    MatchResult r = in_scope[i] ? match_node(g, i, o, uses) : MatchResult(std::string("outside the pass scope"));
-    if (auto* reason = std::get_if<std::string>(&r)) {
-      rec.skip(node, i, *reason);
-      rec.count("skipped");
-      continue;
-    }
-    Layer l = std::get<Layer>(std::move(r));
+  auto match = [&](const Graph& graph, size_t i, const std::unordered_map<std::string, int>& uses) {
+    return match_node(graph, i, o, uses);
+  };
+  BS_ASSIGN_OR_RETURN(std::vector<Layer> layers,
+                      passes_detail::select_weighted_layers<Layer>(g, ctx, {"low-rank", "factor", "factors"}, o.ops,
+                                                                   kFactorableOps, match));
+  for (const Layer& l : layers)
     if (o.rank_by == RankBy::kFixed && *o.rank > std::min(l.m, l.n))
       return invalid_argument("low-rank: rank " + std::to_string(*o.rank) + " is larger than the weight matrix of " +
-                              node.describe() + " allows: '" + l.weight + "' is factored as a " + matrix_str(l) +
-                              " matrix (rank at most " + std::to_string(std::min(l.m, l.n)) + ")");
-    layers.push_back(std::move(l));
-  }
+                              g.nodes[l.index].describe() + " allows: '" + l.weight + "' is factored as a " +
+                              matrix_str(l) + " matrix (rank at most " + std::to_string(std::min(l.m, l.n)) + ")");
   if (layers.empty()) return Status::ok();
 
   // Input statistics of the layers to whiten, from one run of the unmodified model.

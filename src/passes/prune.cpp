@@ -38,6 +38,7 @@
 #include "passes/graph_util.h"
 #include "passes/pass_impl.h"
 #include "passes/prune_impl.h"
+#include "passes/weighted_layers.h"
 
 namespace bitsmith {
 namespace prune_detail {
@@ -256,31 +257,11 @@ Status PrunePass::prune_layer(Model& model, PassContext& ctx, const Layer& l, do
 Status PrunePass::run_on(Model& model, PassContext& ctx) const {
   const Options& o = options();
   Graph& g = model.graph;
-  PassRecord& rec = ctx.record();
-  for (const std::string& op : ctx.scope().include.ops)
-    if (std::find(o.ops.begin(), o.ops.end(), op) == o.ops.end())
-      return invalid_argument("prune: scope include names op type \"" + op + "\", which this pass does not prune (it "
-                              "prunes " + bracket_list(o.ops) + "; options.ops selects among " +
-                              bracket_list(kPrunableOps) + ")");
-  BS_TRY(g.sort_topologically());
-  const std::vector<bool> in_scope = ctx.scope().select(g);
-  const auto uses = passes_detail::value_use_counts(g);
-  std::vector<Layer> layers;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& node = g.nodes[i];
-    if (!is_default_domain(node.domain) || !is_weighted_layer(g, i)) continue;
-    if (std::find(o.ops.begin(), o.ops.end(), node.op_type) == o.ops.end()) {
-      rec.skip(node, i, "op " + node.op_type + " is not in options.ops " + bracket_list(o.ops));
-      continue;
-    }
-    MatchResult r = in_scope[i] ? match_node(g, i, o, uses) : MatchResult(std::string("outside the pass scope"));
-    if (auto* reason = std::get_if<std::string>(&r)) {
-      rec.skip(node, i, *reason);
-      rec.count("skipped");
-      continue;
-    }
-    layers.push_back(std::get<Layer>(std::move(r)));
-  }
+  auto match = [&](const Graph& graph, size_t i, const std::unordered_map<std::string, int>& uses) {
+    return match_node(graph, i, o, uses);
+  };
+  BS_ASSIGN_OR_RETURN(std::vector<Layer> layers, passes_detail::select_weighted_layers<Layer>(
+                                                     g, ctx, {"prune", "prune", "prunes"}, o.ops, kPrunableOps, match));
   if (o.pattern == PrunePattern::kStructured) return prune_structured(model, ctx, o, layers);
   if (layers.empty()) return Status::ok();
 
