@@ -155,29 +155,7 @@ TEST_P(OrtQuantize, OrtMatchesBitsmith) {
     tol = 1e-2 * magnitude;
   }
   const std::string config = metadata(*written, "bitsmith.quantize.ort_session_config");
-  for (const char* level : {"all", "disabled"}) {
-    SCOPED_TRACE(std::string("ORT opt level ") + level);
-    const fs::path odir = dir / level;
-    const std::string cmd = "cd '" + kRoot + "' && node scripts/ort_run.js '" + file + "' --input '" + in_file +
-                            "' --output-dir '" + odir.string() + "' --opt-level " + level +
-                            (config.empty() ? "" : " --config " + config) + " >'" + (dir / "log").string() +
-                            "' 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    std::string safe = out_name;
-    for (char& c : safe)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '_';
-    auto theirs = read_npy((odir / (safe + ".npy")).string());
-    ASSERT_TRUE(theirs.is_ok()) << theirs.status().message();
-    ASSERT_EQ(theirs->shape(), out.shape());
-    double diff = 0;
-    for (int64_t i = 0; i < out.numel(); ++i)
-      diff = std::max(diff, std::fabs(double{out.data<float>()[i]} - theirs->data<float>()[i]));
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.3g (tolerance %.3g)", diff, tol);
-    RecordProperty(std::string("max_diff_") + level, buf);
-    EXPECT_LE(diff, tol) << mc.name << " " << preset << ": max |ORT - bitsmith| " << diff << ", tolerance " << tol
-                         << " (output magnitude " << magnitude << ")";
-  }
+  test::expect_ort_output_close(std::string(mc.name) + " " + preset, dir, file, in_file, out, out_name, tol, config);
   fs::remove_all(dir);
 }
 

@@ -34,6 +34,39 @@ inline bool ort_available() {
   return ok;
 }
 
+// Runs `file` in ORT on `in_file` (scripts/ort_run.js, opt levels all and disabled; `config`
+// is a KEY=VALUE session option or "") and expects its output `out_name` within `tol` (max abs) of
+// bitsmith's output `out`. Scratch files go under `dir`.
+inline void expect_ort_output_close(const std::string& name, const std::filesystem::path& dir, const std::string& file,
+                                    const std::string& in_file, const Tensor& out, const std::string& out_name,
+                                    double tol, const std::string& config) {
+  namespace fs = std::filesystem;
+  for (const char* level : {"all", "disabled"}) {
+    SCOPED_TRACE(std::string("ORT opt level ") + level);
+    const fs::path odir = dir / level;
+    const std::string cmd = "cd '" + source_root() + "' && node scripts/ort_run.js '" + file + "' --input '" +
+                            in_file + "' --output-dir '" + odir.string() + "' --opt-level " + level +
+                            (config.empty() ? "" : " --config " + config) + " >'" + (dir / "log").string() + "' 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::string safe = out_name;
+    for (char& ch : safe)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
+    auto theirs = read_npy((odir / (safe + ".npy")).string());
+    ASSERT_TRUE(theirs.is_ok()) << theirs.status().message();
+    ASSERT_EQ(theirs->shape(), out.shape());
+    double diff = 0, magnitude = 0;
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      diff = std::max(diff, std::fabs(double{out.data<float>()[i]} - theirs->data<float>()[i]));
+      magnitude = std::max(magnitude, std::fabs(double{out.data<float>()[i]}));
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3g (tolerance %.3g)", diff, tol);
+    ::testing::Test::RecordProperty(std::string("max_diff_") + level, buf);
+    EXPECT_LE(diff, tol) << name << ": max |ORT - bitsmith| " << diff << ", tolerance " << tol << " (output magnitude "
+                         << magnitude << ")";
+  }
+}
+
 // Runs `pipeline` on `model_path`, lets `check` look at the records, writes the result and runs
 // it on the first (up to) 32 rows of `input_path` in bitsmith and in ORT; expects the largest
 // difference of the first output to be at most rel_tol x its largest magnitude. Skips (saying
@@ -85,28 +118,7 @@ inline void expect_ort_matches_after_pipeline(const std::string& name, const std
   double magnitude = 0;
   for (int64_t i = 0; i < out.numel(); ++i) magnitude = std::max(magnitude, std::fabs(double{out.data<float>()[i]}));
   const double tol = rel_tol * magnitude;
-  const std::string out_name = written->graph.outputs.at(0).name;
-  for (const char* level : {"all", "disabled"}) {
-    SCOPED_TRACE(std::string("ORT opt level ") + level);
-    const fs::path odir = dir / level;
-    const std::string cmd = "cd '" + source_root() + "' && node scripts/ort_run.js '" + file + "' --input '" +
-                            in_file + "' --output-dir '" + odir.string() + "' --opt-level " + level + " >'" +
-                            (dir / "log").string() + "' 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    std::string safe = out_name;
-    for (char& ch : safe)
-      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
-    auto theirs = read_npy((odir / (safe + ".npy")).string());
-    ASSERT_TRUE(theirs.is_ok()) << theirs.status().message();
-    ASSERT_EQ(theirs->shape(), out.shape());
-    double diff = 0;
-    for (int64_t i = 0; i < out.numel(); ++i)
-      diff = std::max(diff, std::fabs(double{out.data<float>()[i]} - theirs->data<float>()[i]));
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.3g (tolerance %.3g)", diff, tol);
-    ::testing::Test::RecordProperty(std::string("max_diff_") + level, buf);
-    EXPECT_LE(diff, tol) << name << ": max |ORT - bitsmith| " << diff << ", output magnitude " << magnitude;
-  }
+  expect_ort_output_close(name, dir, file, in_file, out, written->graph.outputs.at(0).name, tol, "");
   fs::remove_all(dir);
 }
 
