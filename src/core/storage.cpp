@@ -1,4 +1,5 @@
 #include "bitsmith/core/storage.h"
+#include "bitsmith/core/buffer_pool.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,17 +13,24 @@
 
 namespace bitsmith {
 
-OwnedStorage::OwnedStorage(size_t nbytes) {
+OwnedStorage::OwnedStorage(size_t nbytes, Init init) {
   nbytes_ = nbytes;
   if (nbytes == 0) return;
-  const size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, rounded);
+  void* p = buffer_pool::acquire(nbytes, &pooled_capacity_);
+  size_t rounded = pooled_capacity_;
+  if (!p) {
+    rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
+    p = std::aligned_alloc(kAlignment, rounded);
+    if (!p) throw std::bad_alloc();
+  }
+  if (init == Init::kZero) std::memset(p, 0, rounded);
   data_ = static_cast<std::byte*>(p);
 }
 
-OwnedStorage::~OwnedStorage() { std::free(data_); }
+OwnedStorage::~OwnedStorage() {
+  if (pooled_capacity_ > 0) buffer_pool::release(data_, pooled_capacity_);
+  else std::free(data_);
+}
 
 Expected<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

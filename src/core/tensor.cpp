@@ -19,6 +19,21 @@ Tensor::Tensor(DType dtype, Shape shape, std::string name)
   }
 }
 
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  assert(dtype != DType::kString && "Tensor::uninitialized: not for strings");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  const int64_t n = shape_numel(t.shape_);
+  assert(n >= 0 && "Tensor: invalid shape");
+  t.nbytes_ = storage_nbytes(dtype, n);
+  if (t.nbytes_ > 0) {
+    t.storage_ = std::make_shared<OwnedStorage>(t.nbytes_, OwnedStorage::Init::kUninitialized);
+    t.data_ = t.storage_->data();
+  }
+  return t;
+}
+
 Tensor Tensor::view(DType dtype, Shape shape, std::shared_ptr<Storage> owner, std::byte* data,
                     std::string name) {
   Tensor t;
@@ -54,7 +69,7 @@ Tensor Tensor::clone() const {
   t.strings_ = strings_;
   t.quant_ = quant_;
   if (nbytes_ > 0) {
-    t.storage_ = std::make_shared<OwnedStorage>(nbytes_);
+    t.storage_ = std::make_shared<OwnedStorage>(nbytes_, OwnedStorage::Init::kUninitialized);
     t.data_ = t.storage_->data();
     std::memcpy(t.data_, data_, nbytes_);
   }

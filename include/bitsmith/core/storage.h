@@ -1,7 +1,8 @@
 // Storage: a contiguous byte range that tensors point into.
 //
 // Ownership: a Storage is held by shared_ptr; tensors that view it keep it alive.
-//  - OwnedStorage: 64-byte aligned heap memory, zero-initialised.
+//  - OwnedStorage: 64-byte aligned heap memory, zero-initialised unless asked otherwise; blocks of
+//    at least buffer_pool::kMinBytes come from and go back to the buffer pool (buffer_pool.h).
 //  - MappedFile: a whole file mapped copy-on-write (MAP_PRIVATE, read+write): writes through a
 //    view change this process's pages only, never the file. Pages are loaded lazily, so reading
 //    a model holds at most one copy of its weights.
@@ -29,11 +30,17 @@ class Storage {
 class OwnedStorage final : public Storage {
  public:
   static constexpr size_t kAlignment = 64;
-  // Allocates `nbytes` zeroed bytes; throws std::bad_alloc on failure (callers bound sizes first).
-  explicit OwnedStorage(size_t nbytes);
+  enum class Init { kZero, kUninitialized };
+  // Allocates `nbytes` bytes, zeroed unless init is kUninitialized (then the contents are
+  // unspecified: only for callers that write every byte). Throws std::bad_alloc on failure
+  // (callers bound sizes first).
+  explicit OwnedStorage(size_t nbytes, Init init = Init::kZero);
   ~OwnedStorage() override;
   OwnedStorage(const OwnedStorage&) = delete;
   OwnedStorage& operator=(const OwnedStorage&) = delete;
+
+ private:
+  size_t pooled_capacity_ = 0;  // > 0: the block came from the buffer pool
 };
 
 class MappedFile final : public Storage {

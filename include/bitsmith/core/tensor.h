@@ -29,6 +29,10 @@ class Tensor {
   // Allocates zeroed owned storage for `shape` (all dims >= 0). Programmer error if numel overflows.
   Tensor(DType dtype, Shape shape, std::string name = {});
 
+  // Like the constructor, but the elements are left unspecified (possibly a reused buffer's old
+  // data): for kernels that write every element of their output. Not for strings.
+  static Tensor uninitialized(DType dtype, Shape shape);
+
   // A view of `nbytes` at `data` inside `owner` (data must lie within owner's range and be
   // aligned to the element size). nbytes must equal storage_nbytes(dtype, numel(shape)).
   static Tensor view(DType dtype, Shape shape, std::shared_ptr<Storage> owner, std::byte* data,

@@ -30,7 +30,7 @@ bool has_zero(const Tensor& t) {
 // Runs functor f on same-dtype operands of type T into a new output of ops.dtype.
 template <class T, class F>
 Status run_typed(KernelContext& ctx, const BinaryOperands& ops, F f) {
-  Tensor y(ops.a.dtype(), ops.y_shape);
+  Tensor y = Tensor::uninitialized(ops.a.dtype(), ops.y_shape);  // binary_fast writes every element
   binary_fast(ops.a.data<T>(), ops.a_shape, ops.b.data<T>(), ops.b_shape, y.mutable_data<T>(), ops.y_shape, f,
               ctx.num_threads);
   ctx.outputs[0] = ops.widened ? narrow_from_f32(y, ops.dtype) : y;

@@ -44,7 +44,7 @@ class GemmKernel final : public OpKernel {
                       (cs.size() < 2 || cs[0] == 1 || cs[0] == m);
       if (!ok) return ctx.error("C " + shape_str(cs) + " does not broadcast to [" + std::to_string(m) + ", " + std::to_string(n) + "]");
     }
-    Tensor y(a->dtype(), {m, n});
+    Tensor y = Tensor::uninitialized(a->dtype(), {m, n});  // every element written below
     if (a->dtype() == DType::kF64) {
       ref::gemm<double>(trans_a_, trans_b_, m, n, k, alpha_, a->data<double>(), b->data<double>(), beta_,
                         c ? c->data<double>() : nullptr, c ? c->shape() : Shape{}, y.mutable_data<double>());

@@ -73,7 +73,7 @@ class LayerNormKernel final : public OpKernel {
       using T = decltype(tag);
       const std::vector<T> sc = expand(widen_to_f32(*scale), norm_shape, ctx.num_threads, T{});
       const std::vector<T> bi = bias ? expand(widen_to_f32(*bias), norm_shape, ctx.num_threads, T{}) : std::vector<T>{};
-      Tensor y(xs.dtype(), shape);
+      Tensor y = Tensor::uninitialized(xs.dtype(), shape);
       Tensor mean(xs.dtype(), stat_shape);
       Tensor inv_std(xs.dtype(), stat_shape);
       if constexpr (std::is_same_v<T, float>) {

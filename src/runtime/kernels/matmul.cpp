@@ -34,7 +34,7 @@ class MatMulKernel final : public OpKernel {
     Expected<MatMulPlan> plan = plan_matmul(a->shape(), b->shape());
     if (!plan) return ctx.error(plan.status().message());
     const MatMulPlan& p = *plan;
-    Tensor y(a->dtype(), p.out_shape);
+    Tensor y = Tensor::uninitialized(a->dtype(), p.out_shape);  // every element written below
     if (is_matmul_int(a->dtype()) || a->dtype() == DType::kF64) {
       BS_TRY(dispatch_numeric(a->dtype(), [&](auto tag) -> Status {
         using T = decltype(tag);

@@ -63,7 +63,7 @@ class SoftmaxKernel final : public OpKernel {
     const Tensor xs = widen_to_f32(*x);
     Status s = dispatch_float(xs.dtype(), [&](auto tag) -> Status {
       using T = decltype(tag);
-      Tensor y(xs.dtype(), shape);
+      Tensor y = Tensor::uninitialized(xs.dtype(), shape);
       const T* xp = xs.data<T>();
       T* yp = y.mutable_data<T>();
       bool done = false;

@@ -125,7 +125,8 @@ void transpose_tiled(const T* in, T* out, const Collapsed& c, int threads) {
 Status transpose_fast(const Tensor& in, const std::vector<int64_t>& perm, Tensor& out, int num_threads) {
   Shape out_shape(perm.size());
   for (size_t k = 0; k < perm.size(); ++k) out_shape[k] = in.shape()[perm[k]];
-  out = Tensor(in.dtype(), out_shape);
+  out = in.dtype() == DType::kString ? Tensor(in.dtype(), out_shape)
+                                     : Tensor::uninitialized(in.dtype(), out_shape);  // every element written below
   if (in.numel() == 0) return Status::ok();
   const Collapsed c = collapse(in.shape(), perm);
   const int threads = threads_for(in.numel() * elem_nbytes(in.dtype()), num_threads);

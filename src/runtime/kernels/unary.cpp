@@ -107,7 +107,7 @@ Status run_unary(KernelContext& ctx, UnaryOp op, const UnaryParams& p) {
   const int64_t n = x->numel();
   if (dt == DType::kF32 || is_half_dtype(dt)) {
     const Tensor xf = widen_to_f32(*x);
-    Tensor yf(DType::kF32, x->shape());
+    Tensor yf = Tensor::uninitialized(DType::kF32, x->shape());
     unary_f32_parallel(op, p, xf.data<float>(), yf.mutable_data<float>(), n, ctx.num_threads);
     ctx.outputs[0] = dt == DType::kF32 ? yf : narrow_from_f32(yf, dt);
     return Status::ok();
