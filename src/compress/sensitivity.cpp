@@ -81,6 +81,7 @@ Expected<std::map<std::string, RangeStats>> input_stats(const SensitivityInputs&
   ExecutorOptions eo;
   eo.num_threads = in.threads;
   eo.dynamic_batch = true;
+  eo.fuse_float = false;  // observe every activation (fused chains would hide their inner values)
   BS_ASSIGN_OR_RETURN(std::unique_ptr<Executor> ex, Executor::create(*in.model, eo));
   const int64_t rows = std::min<int64_t>(in.data->dim(0), std::max<int64_t>(1, in.batch));
   const Tensor batch = slice_rows(*in.data, 0, rows);

@@ -99,6 +99,7 @@ Status collect_layer_stats(const Model& model, PassContext& ctx, const std::vect
   ExecutorOptions eo;
   eo.num_threads = ctx.num_threads();
   eo.dynamic_batch = true;
+  eo.fuse_float = false;  // observe every activation (fused chains would hide their inner values)
   BS_ASSIGN_OR_RETURN(std::unique_ptr<Executor> exec, Executor::create(model, eo));
   std::unordered_set<std::string> graph_inputs;
   for (const ValueInfo& vi : exec->inputs()) graph_inputs.insert(vi.name);

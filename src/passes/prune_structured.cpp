@@ -339,6 +339,7 @@ Status mean_abs_activations(const Model& model, PassContext& ctx, const PruneOpt
   ExecutorOptions eo;
   eo.num_threads = ctx.num_threads();
   eo.dynamic_batch = true;
+  eo.fuse_float = false;  // observe every activation (fused chains would hide their inner values)
   BS_ASSIGN_OR_RETURN(std::unique_ptr<Executor> exec, Executor::create(model, eo));
   std::unordered_multimap<std::string, size_t> by_value;
   for (size_t i = 0; i < plans.size(); ++i)

@@ -18,6 +18,7 @@ Status calibrate(const Model& model, PassContext& ctx, const QuantizeOptions& o,
   ExecutorOptions eo;
   eo.num_threads = ctx.num_threads();
   eo.dynamic_batch = true;
+  eo.fuse_float = false;  // observe every activation (fused chains would hide their inner values)
   eo.fuse_f16_weights = false;  // keep every Cast output observable (weight-only float16 models)
   BS_ASSIGN_OR_RETURN(std::unique_ptr<Executor> exec,
                       Executor::create(model, eo));

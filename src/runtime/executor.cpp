@@ -15,6 +15,7 @@
 #include "bitsmith/runtime/kernel_registry.h"
 #include "runtime/executor_feeds.h"
 #include "runtime/f16_weight_fusion.h"
+#include "runtime/float_fusion.h"
 #include "runtime/palette_fold.h"
 #include "runtime/qdq_fusion.h"
 
@@ -234,12 +235,14 @@ Status CpuExecutor::load(const Model& model) {
   // naming the node, rather than failing inside a kernel at run time.
   ShapeInferenceOptions sopt;
   sopt.dynamic_batch = options_.dynamic_batch;
-  BS_TRY(infer_shapes(model, sopt).status());
+  BS_ASSIGN_OR_RETURN(const ShapeInferenceResult types, infer_shapes(model, sopt));
   BS_TRY(fold_constant_nodes());
   BS_TRY(fold_palette_weights(graph_, opsets_, num_threads_).status());  // cluster pass weights
   if (options_.fuse_qdq) fused_units_ = fuse_qdq_units(graph_, opsets_).units;
   if (options_.fuse_f16_weights)
     for (std::string& u : fuse_f16_weights(graph_, opsets_)) fused_units_.push_back(std::move(u));
+  if (options_.fuse_float)
+    for (std::string& u : fuse_float_chains(graph_, opsets_, types)) fused_units_.push_back(std::move(u));
   BS_TRY(assign_slots());
   BS_TRY(create_steps());
   plan_releases();

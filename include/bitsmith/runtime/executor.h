@@ -42,6 +42,11 @@ struct ExecutorOptions {
   // weight in float16 and widens it panel by panel (see src/runtime/f16_weight_fusion.h); the
   // results are byte-identical to the unfused graph. false: run the Cast every run.
   bool fuse_f16_weights = true;
+  // Run float chains (Conv [+ Add] [+ Relu]; MatMul + bias [+ GELU] [+ Add]) as one kernel each
+  // (see src/runtime/float_fusion.h); byte-identical to the unfused graph. Intermediate values
+  // of a fused chain are then never materialised, so run_observed() does not report them:
+  // callers that observe every activation (calibration) set this false.
+  bool fuse_float = true;
 };
 
 // Memory accounting of the last run(), for tests and reports. Tensors that share storage

@@ -4,12 +4,15 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
+#include "runtime/kernels/broadcast.h"
 #include "runtime/kernels/conv_f32.h"
+#include "runtime/kernels/eltwise_common.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/kernels/kernels.h"
 #include "runtime/kernels/ref/conv_ref.h"
@@ -410,7 +413,7 @@ void ConvEpilogue::apply(float* y_part, const float* z_part, int64_t n) const {
   switch (act) {
     case Act::kNone: break;
     case Act::kRelu:
-      for (int64_t i = 0; i < n; ++i) y_part[i] = y_part[i] > 0.f ? y_part[i] : 0.f;
+      for (int64_t i = 0; i < n; ++i) y_part[i] = y_part[i] < 0.f ? 0.f : y_part[i];  // as Relu: NaN, -0 kept
       break;
     case Act::kLeakyRelu:
       for (int64_t i = 0; i < n; ++i) y_part[i] = y_part[i] >= 0.f ? y_part[i] : y_part[i] * p0;
@@ -500,13 +503,17 @@ class ConvKernel final : public OpKernel {
     if (b && (b->rank() != 1 || b->dim(0) != g.out_channels))
       return ctx.error("B has shape " + shape_str(b->shape()) + ", expected [" + std::to_string(g.out_channels) + "]");
     const Tensor* z = fused_ ? ctx.input(3) : nullptr;
+    std::optional<Shape> z_broadcast;  // set when Z only broadcasts to the output: added unfused
     if (z) {
       BS_TRY(expect_dtype(ctx, *z, x->dtype(), "Z"));
-      if (z->shape() != g.out_shape())
-        return ctx.error("Z has shape " + shape_str(z->shape()) + ", expected the output shape " + shape_str(g.out_shape()));
+      if (z->shape() != g.out_shape()) {
+        z_broadcast = broadcast_shapes({g.out_shape(), z->shape()});
+        if (!z_broadcast || x->dtype() != DType::kF32)
+          return ctx.error("Z has shape " + shape_str(z->shape()) + ", expected the output shape " + shape_str(g.out_shape()));
+      }
     }
     if (fused_ && x->dtype() == DType::kF64) return ctx.unsupported_error("FusedConv on f64 is not supported");
-    Tensor y(x->dtype(), g.out_shape());
+    Tensor y = Tensor::uninitialized(x->dtype(), g.out_shape());  // conv_f32 writes every element
     if (x->dtype() == DType::kF64) {
       ref::conv<double>(g, x->data<double>(), w->data<double>(), b ? b->data<double>() : nullptr, y.mutable_data<double>());
     } else {
@@ -521,7 +528,17 @@ class ConvKernel final : public OpKernel {
       const Tensor zf = z ? as_f32(*z) : Tensor();
       ConvEpilogue ep = epilogue_;
       ep.z = z ? zf.data<float>() : nullptr;
+      if (z_broadcast) ep = ConvEpilogue{};
       conv_f32(g, xf.data<float>(), *packed, b ? bf.data<float>() : nullptr, yf.mutable_data<float>(), ctx.num_threads, ep);
+      if (z_broadcast) {  // y = act(conv + Z) with Z broadcast, step by step
+        Tensor sum = Tensor::uninitialized(DType::kF32, *z_broadcast);
+        elt::binary_fast(yf.data<float>(), yf.shape(), zf.data<float>(), zf.shape(), sum.mutable_data<float>(),
+                    *z_broadcast, [](float p, float q) { return p + q; }, ctx.num_threads);
+        ConvEpilogue act = epilogue_;
+        act.z = nullptr;
+        if (act.active()) act.apply(sum.mutable_data<float>(), nullptr, sum.numel());
+        y = std::move(sum);
+      }
       if (x->dtype() != DType::kF32) y = narrow_from_f32(yf, x->dtype());
     }
     ctx.outputs[0] = std::move(y);
