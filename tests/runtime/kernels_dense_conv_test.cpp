@@ -101,6 +101,25 @@ TEST(DenseConv, MatchesReferenceOnAwkwardShapes) {
   for (const ConvCase& c : cases) check(c, false, seed += 10);
 }
 
+// 3x3 stride-1 convs with >= 8 channels each side run through Winograd F(2x2, 3x3)
+// (conv_winograd.h): odd and even sizes (partial edge tiles), images smaller than a tile,
+// asymmetric and zero padding, several bands of tile rows, with and without bias.
+TEST(DenseConv, WinogradMatchesReferenceOnAwkwardShapes) {
+  const std::vector<ConvCase> cases = {
+      {"wino 8ch 1x1 image", {1, 8, 1, 1}, {8, 8, 3, 3}, {}, {1, 1, 1, 1}, {}},
+      {"wino 8->13 2x3", {2, 8, 2, 3}, {13, 8, 3, 3}, {}, {1, 1, 1, 1}, {}},
+      {"wino 13->8 odd 13x17", {1, 13, 13, 17}, {8, 13, 3, 3}, {}, {1, 1, 1, 1}, {}},
+      {"wino valid 9x10", {3, 9, 9, 10}, {11, 9, 3, 3}, {}, {}, {}},
+      {"wino asym pads", {1, 16, 7, 12}, {16, 16, 3, 3}, {}, {0, 2, 1, 0}, {}, 1, "", false},
+      {"wino same_upper", {1, 8, 6, 5}, {9, 8, 3, 3}, {}, {}, {}, 1, "SAME_UPPER"},
+      {"wino deep C (2 K blocks)", {1, 300, 6, 7}, {10, 300, 3, 3}, {}, {1, 1, 1, 1}, {}},
+      {"wino many rows (bands)", {2, 40, 37, 35}, {20, 40, 3, 3}, {}, {1, 1, 1, 1}, {}},
+      {"wino wide rows", {1, 8, 4, 70}, {8, 8, 3, 3}, {}, {1, 1, 1, 1}, {}},
+  };
+  uint32_t seed = 900;
+  for (const ConvCase& c : cases) check(c, false, seed += 10);
+}
+
 TEST(DenseConvTranspose, MatchesReferenceOnAwkwardShapes) {
   ConvCase out_pad{"stride2 output_padding", {1, 3, 5, 4}, {3, 2, 3, 3}, {2, 2}, {1, 0, 1, 1}, {}};
   out_pad.output_padding = {1, 1};

@@ -12,6 +12,7 @@
 
 #include "runtime/kernels/broadcast.h"
 #include "runtime/kernels/conv_f32.h"
+#include "runtime/kernels/conv_winograd.h"
 #include "runtime/kernels/eltwise_common.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/kernels/kernels.h"
@@ -21,6 +22,7 @@ namespace bitsmith::kernels {
 namespace {
 
 constexpr int64_t kIm2colBudget = 128 * 1024;  // floats of im2col scratch per work item (L2-sized)
+constexpr size_t kPadCacheFloats = size_t{2} << 20;  // padded inputs up to 8 MB reuse a per-thread buffer
 
 }  // namespace
 
@@ -306,6 +308,43 @@ ConvWeightsF32::ConvWeightsF32(const float* w, const Shape& w_shape, int64_t gro
   const int64_t mg = w_shape[0] / group, k = shape_numel(w_shape) / std::max<int64_t>(w_shape[0], 1);
   packed_.reserve(static_cast<size_t>(group));
   for (int64_t gi = 0; gi < group; ++gi) packed_.emplace_back(MatView{raw_.data() + gi * mg * k, k, false}, mg, k);
+  if (winograd_weights_eligible(w_shape, group)) winograd_ = winograd_transform_weights(raw_.data(), w_shape[0], w_shape[1]);
+}
+
+PaddedInput::PaddedInput(const WindowGeometry& g, const float* x, int64_t ph, int64_t pw, int num_threads)
+    : plane_(ph * pw), image_stride_((g.in_channels * ph * pw + 16 + 15) / 16 * 16) {
+  const bool two_d = g.rank() == 2;
+  const int64_t ih = two_d ? g.in_spatial[0] : 1, iw = g.in_spatial[g.rank() - 1];
+  const int64_t pt = two_d ? g.pads_begin[0] : 0, pl = g.pads_begin[g.rank() - 1];
+  const size_t floats = static_cast<size_t>(g.batch * image_stride_);
+  thread_local std::vector<float> cached;
+  if (floats <= kPadCacheFloats) {
+    if (cached.size() < floats) cached.resize(floats);
+    data_ = cached.data();
+  } else {
+    large_.reset(new float[floats]);
+    data_ = large_.get();
+  }
+  const int64_t in_size = ih * iw, plane = plane_, stride = image_stride_;
+  float* pad = data_;
+  parallel_items(g.batch * g.in_channels, g.batch * g.in_channels * plane >= 32768 ? num_threads : 1, [&](int64_t p) {
+    const int64_t n = p / g.in_channels, c = p % g.in_channels;
+    float* dst = pad + n * stride + c * plane;
+    const float* src = x + p * in_size;
+    const int64_t c0 = std::min(pl, pw), c1 = std::clamp<int64_t>(iw + pl, c0, pw);
+    for (int64_t r = 0; r < ph; ++r) {
+      float* row = dst + r * pw;
+      const int64_t yy = r - pt;
+      if (yy < 0 || yy >= ih) {
+        std::fill(row, row + pw, 0.f);
+        continue;
+      }
+      std::fill(row, row + c0, 0.f);
+      std::memcpy(row + c0, src + yy * iw + (c0 - pl), static_cast<size_t>(c1 - c0) * sizeof(float));
+      std::fill(row + c1, row + pw, 0.f);
+    }
+    if (c == g.in_channels - 1) std::fill(dst + plane, pad + (n + 1) * stride, 0.f);
+  });
 }
 
 namespace {
@@ -326,62 +365,27 @@ bool shifted_applicable(const WindowGeometry& g) {
 }
 
 constexpr int64_t kShiftedChunk = 512;            // virtual columns per work item (before balancing)
-constexpr size_t kPadCacheFloats = size_t{2} << 20;  // padded inputs up to 8 MB reuse a per-thread buffer
 
 void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
                   int num_threads, const ConvEpilogue& ep) {
   const bool two_d = g.rank() == 2;
-  const int64_t ih = two_d ? g.in_spatial[0] : 1, iw = g.in_spatial[g.rank() - 1];
   const int64_t oh = two_d ? g.out_spatial[0] : 1, ow = g.out_spatial[g.rank() - 1];
   const int64_t kh = two_d ? g.kernel[0] : 1, kw = g.kernel[g.rank() - 1];
   const int64_t dh = two_d ? g.dilations[0] : 1, dw = g.dilations[g.rank() - 1];
-  const int64_t pt = two_d ? g.pads_begin[0] : 0, pl = g.pads_begin[g.rank() - 1];
   const int64_t ph = oh + (kh - 1) * dh, pw = ow + (kw - 1) * dw, plane = ph * pw;
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group, k = cg * kh * kw;
-  const int64_t image_stride = (g.in_channels * plane + 16 + 15) / 16 * 16;  // 16 floats of slack
   std::vector<int64_t> offs(static_cast<size_t>(k));
   for (int64_t c = 0, t = 0; c < cg; ++c)
     for (int64_t ky = 0; ky < kh; ++ky)
       for (int64_t kx = 0; kx < kw; ++kx) offs[t++] = c * plane + ky * dh * pw + kx * dw;
-  // Every element used is written below. Small buffers are cached per thread (they only grow);
-  // large ones (big batches) are allocated per call so they are not held after the run.
-  const size_t pad_floats = static_cast<size_t>(g.batch * image_stride);
-  thread_local std::vector<float> cached;
-  std::unique_ptr<float[]> large;
-  float* pad = nullptr;
-  if (pad_floats <= kPadCacheFloats) {
-    if (cached.size() < pad_floats) cached.resize(pad_floats);
-    pad = cached.data();
-  } else {
-    large.reset(new float[pad_floats]);
-    pad = large.get();
-  }
-  const int64_t in_size = ih * iw;
-  parallel_items(g.batch * g.in_channels, g.batch * g.in_channels * plane >= 32768 ? num_threads : 1, [&](int64_t p) {
-    const int64_t n = p / g.in_channels, c = p % g.in_channels;
-    float* dst = pad + n * image_stride + c * plane;
-    const float* src = x + p * in_size;
-    const int64_t c0 = std::min(pl, pw), c1 = std::clamp<int64_t>(iw + pl, c0, pw);
-    for (int64_t r = 0; r < ph; ++r) {
-      float* row = dst + r * pw;
-      const int64_t yy = r - pt;
-      if (yy < 0 || yy >= ih) {
-        std::fill(row, row + pw, 0.f);
-        continue;
-      }
-      std::fill(row, row + c0, 0.f);
-      std::memcpy(row + c0, src + yy * iw + (c0 - pl), static_cast<size_t>(c1 - c0) * sizeof(float));
-      std::fill(row + c1, row + pw, 0.f);
-    }
-    if (c == g.in_channels - 1) std::fill(dst + plane, pad + (n + 1) * image_stride, 0.f);
-  });
+  const PaddedInput padded(g, x, ph, pw, num_threads);
   const int64_t nv = (oh - 1) * pw + ow, out_size = oh * ow;
   const ConvTiling t = make_conv_tiling(g.batch, g.group, mg, nv, kShiftedChunk, num_threads);
   parallel_items(t.items(), num_threads, [&](int64_t item) {
     thread_local std::vector<float> tmp;
     const ConvTile tile = t.tile(item);
     if (tmp.size() < static_cast<size_t>(tile.mcount * tile.ncount)) tmp.resize(static_cast<size_t>(tile.mcount * tile.ncount));
-    const float* src = pad + tile.image * image_stride + tile.group * cg * plane + tile.n0;
+    const float* src = padded.image(tile.image) + tile.group * cg * plane + tile.n0;
     sgemm_shifted_st(tile.mcount, tile.ncount, w.packed(tile.group), tile.m0, src, offs.data(), 0.f, tmp.data(),
                      tile.ncount);
     // Keep the columns with ox < ow, adding the bias.
@@ -402,6 +406,75 @@ void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32&
         v += run;
       }
     }
+  });
+}
+
+// Rank-1/2 convolutions (any stride, padding, dilation) as im2col + GEMM, with the im2col read
+// from a zero-padded copy of the input (PaddedInput): every column of a tile is then a plain
+// strided run of a padded row, so B is packed by straight vector copies of precomputed runs,
+// with no bounds checks per tap. B holds exactly im2col_packed's values, so the results are
+// the same bytes.
+void conv_padded_im2col(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
+                        int num_threads, const ConvEpilogue& ep) {
+  const bool two_d = g.rank() == 2;
+  const int64_t oh = two_d ? g.out_spatial[0] : 1, ow = g.out_spatial[g.rank() - 1];
+  const int64_t kh = two_d ? g.kernel[0] : 1, kw = g.kernel[g.rank() - 1];
+  const int64_t sh = two_d ? g.strides[0] : 1, sw = g.strides[g.rank() - 1];
+  const int64_t dh = two_d ? g.dilations[0] : 1, dw = g.dilations[g.rank() - 1];
+  const int64_t ph = (oh - 1) * sh + (kh - 1) * dh + 1, pw = (ow - 1) * sw + (kw - 1) * dw + 1, plane = ph * pw;
+  const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group, k = cg * kh * kw;
+  const int64_t out_size = oh * ow;
+  std::vector<int64_t> offs(static_cast<size_t>(k));  // tap k reads the padded plane at offs[k] + run start
+  for (int64_t c = 0, t = 0; c < cg; ++c)
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) offs[t++] = c * plane + ky * dh * pw + kx * dw;
+  const PaddedInput padded(g, x, ph, pw, num_threads);
+  const ConvTiling t = conv_tiling(g, false, num_threads);
+  parallel_items(t.items(), num_threads, [&](int64_t item) {
+    thread_local std::vector<float> cols;
+    struct Run {
+      int64_t dst, src, len;  // offset inside a K row of panels, padded-plane offset, columns
+    };
+    thread_local std::vector<Run> runs;
+    const ConvTile tile = t.tile(item);
+    const int64_t nc = tile.ncount, n_pad = (nc + kGemmNr - 1) / kGemmNr * kGemmNr;
+    runs.clear();
+    for (int64_t j = 0; j < nc;) {
+      const int64_t pos = tile.n0 + j, oy = pos / ow, ox = pos % ow;
+      const int64_t len = std::min({ow - ox, kGemmNr - j % kGemmNr, nc - j});
+      runs.push_back({j, oy * sh * pw + ox * sw, len});
+      j += len;
+    }
+    const size_t need = static_cast<size_t>(packed_b_size(k, nc));
+    if (cols.size() < need) cols.resize(need);
+    const float* src = padded.image(tile.image) + tile.group * cg * plane;
+    for (int64_t k0 = 0; k0 < k; k0 += kGemmKc) {
+      const int64_t kc = std::min(kGemmKc, k - k0);
+      float* block = cols.data() + k0 * n_pad;
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        const float* s = src + offs[k0 + kk];
+        float* row = block + kk * kGemmNr;  // panel p of this K row is at row + p * kGemmNr * kc
+        for (const Run& r : runs)
+          copy_strided(row + (r.dst / kGemmNr) * kGemmNr * kc + r.dst % kGemmNr, s + r.src, r.len, sw);
+        if (n_pad > nc) std::fill(row + (n_pad / kGemmNr - 1) * kGemmNr * kc + nc % kGemmNr,
+                                  row + (n_pad / kGemmNr - 1) * kGemmNr * kc + kGemmNr, 0.f);
+      }
+    }
+    float* yb = y + (tile.image * g.out_channels + tile.group * mg + tile.m0) * out_size + tile.n0;
+    float beta = 0.f;
+    if (b) {
+      for (int64_t m = 0; m < tile.mcount; ++m)
+        std::fill(yb + m * out_size, yb + m * out_size + nc, b[tile.group * mg + tile.m0 + m]);
+      beta = 1.f;
+    }
+    const PackedB pb = PackedB::borrow(cols.data(), k, nc);
+    sgemm_st(tile.mcount, nc, k, 1.f, GemmA{{}, &w.packed(tile.group), tile.m0}, GemmB{{}, &pb, 0}, beta, yb,
+             out_size);
+    if (ep.active())
+      for (int64_t m = 0; m < tile.mcount; ++m) {
+        const int64_t at = (tile.image * g.out_channels + tile.group * mg + tile.m0 + m) * out_size + tile.n0;
+        ep.apply(y + at, ep.z ? ep.z + at : nullptr, nc);
+      }
   });
 }
 
@@ -442,11 +515,19 @@ void conv_f32(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, 
     conv_depthwise(g, x, w.raw(), b, y, num_threads, ep);
     return;
   }
+  if (w.winograd() && winograd_applicable(g)) {
+    conv_winograd(g, x, *w.winograd(), b, y, num_threads, ep);
+    return;
+  }
   if (shifted_applicable(g)) {
     conv_shifted(g, x, w, b, y, num_threads, ep);
     return;
   }
   const bool pointwise = is_pointwise(g);
+  if (!pointwise && g.rank() <= 2) {
+    conv_padded_im2col(g, x, w, b, y, num_threads, ep);
+    return;
+  }
   const ConvTiling t = conv_tiling(g, pointwise, num_threads);
   parallel_items(t.items(), num_threads, [&](int64_t item) {
     thread_local std::vector<float> cols;

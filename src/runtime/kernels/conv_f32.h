@@ -1,6 +1,8 @@
 // Fast f32 convolution (the Conv / FusedConv kernels' engine), exposed for tests and benchmarks.
 //
 // Strategy per (image, group), all on the packed weights W_g [M/g, K], K = C/g * taps:
+//  - 3x3 stride-1 convs with at least 8 input and output channels: Winograd F(2x2, 3x3)
+//    (conv_winograd.h), 16 GEMMs over transformed tiles instead of 36 multiplies per tile;
 //  - depthwise 2-D (one input channel per output channel): a direct kernel over zero-padded
 //    planes, vectorized along the output row (strided rows split into phases first);
 //  - stride-1 rank-1/2 convs whose dropped columns stay under 1/8: a "shifted" GEMM over a
@@ -15,12 +17,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "runtime/kernels/conv_geometry.h"
 #include "runtime/kernels/gemm_f32.h"
 
 namespace bitsmith::kernels {
+
+struct WinogradWeights;  // conv_winograd.h
 
 // Conv weights [M, C/group, k...] prepared for conv_f32: the raw f32 values plus one PackedA
 // per group (rows M/group, depth C/group * taps).
@@ -32,12 +37,15 @@ class ConvWeightsF32 {
   int64_t group() const { return group_; }
   const float* raw() const { return raw_.data(); }
   const PackedA& packed(int64_t g) const { return packed_[g]; }
+  // The Winograd-transformed weights when the shape is eligible (3x3, group 1, enough channels).
+  const WinogradWeights* winograd() const { return winograd_.get(); }
 
  private:
   Shape shape_;
   int64_t group_ = 1;
   std::vector<float> raw_;
   std::vector<PackedA> packed_;
+  std::shared_ptr<const WinogradWeights> winograd_;
 };
 
 // Work applied to each output block while it is still in cache (com.microsoft FusedConv):
@@ -87,6 +95,22 @@ ConvTiling conv_tiling(const WindowGeometry& g, bool pointwise, int num_threads)
 // (packed_b_size(channels * taps, nc) floats; see gemm_f32.h).
 void im2col_packed(const WindowGeometry& g, const float* x_group, int64_t channels, int64_t n0, int64_t nc,
                    float* dst);
+
+// The input of a rank-1/2 convolution copied into zero-padded planes [batch][C][ph][pw] (images
+// image_stride floats apart, with at least 16 zeros past each image's last plane): plane row r,
+// column q hold x[r - pad_top][q - pad_left], or 0 outside X. Small copies reuse a per-thread
+// buffer (it only grows); large ones (big batches) are allocated per call, not held after it.
+class PaddedInput {
+ public:
+  PaddedInput(const WindowGeometry& g, const float* x, int64_t ph, int64_t pw, int num_threads);
+  const float* image(int64_t n) const { return data_ + n * image_stride_; }
+  int64_t plane() const { return plane_; }
+
+ private:
+  int64_t plane_, image_stride_;
+  float* data_ = nullptr;
+  std::unique_ptr<float[]> large_;
+};
 
 // True when the window is 1x1.., stride 1 and unpadded (X itself is the GEMM's right operand).
 bool is_pointwise(const WindowGeometry& g);
