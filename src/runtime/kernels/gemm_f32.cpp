@@ -182,7 +182,7 @@ inline __m256 epilogue(__m256 acc, __m256 c, __m256 alpha, __m256 beta, bool fir
   return _mm256_fmadd_ps(alpha, acc, c);
 }
 
-void store_row(float* c, __m256 acc0, __m256 acc1, int64_t nr, __m256 alpha, __m256 beta, bool first,
+__attribute__((always_inline)) inline void store_row(float* c, __m256 acc0, __m256 acc1, int64_t nr, __m256 alpha, __m256 beta, bool first,
                bool beta_zero) {
   const bool need_c = !(first && beta_zero);
   if (nr == kNr) {
