@@ -9,8 +9,10 @@
 //    zero-padded copy of X, where tap (c, ky, kx) is a constant offset (no im2col, no packing;
 //    see sgemm_shifted_st);
 //  - 1x1 / stride 1 / unpadded: X itself is the GEMM's B;
-//  - otherwise: im2col of an L2-sized chunk of output columns written straight into the GEMM's
-//    packed-B layout (im2col_packed), then the packed GEMM.
+//  - other rank-1/2 convs: im2col of an L2-sized chunk of output columns from a zero-padded copy
+//    of X (PaddedInput), written straight into the GEMM's packed-B layout by vector copies of
+//    precomputed runs, then the packed GEMM;
+//  - rank 3 and up: the same with im2col_packed reading X with bounds checks.
 // Work items (image, group, row block, column chunk) are spread over the threads; each output
 // element is computed by exactly one item with a fixed reduction order, and the path choice
 // never depends on the thread count, so results are bit-identical for any thread count.

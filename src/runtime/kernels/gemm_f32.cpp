@@ -245,26 +245,53 @@ void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, in
   if (mr > 5) store_row(c + 5 * ldc, c50, c51, nr, alpha, beta, first, bz);
 }
 
-// The same for tiles of R < kMr rows (same per-element arithmetic, less wasted work).
+// The same for tiles of R < kMr rows (same per-element arithmetic, less wasted work). The
+// accumulators are named variables, not an array, so that they stay in registers.
 template <int R, class BRows>
 void micro_kernel_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t nr, float alpha_s,
                        float beta_s, bool first) {
-  __m256 acc0[R], acc1[R];
-  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  static_assert(R >= 1 && R < kMr, "R-row tiles are 1..5 rows");
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const float* br = b.row(k);
     const __m256 b0 = _mm256_loadu_ps(br);
     const __m256 b1 = _mm256_loadu_ps(br + 8);
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r);
-      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+    __m256 av = _mm256_broadcast_ss(a);
+    c00 = _mm256_fmadd_ps(av, b0, c00);
+    c01 = _mm256_fmadd_ps(av, b1, c01);
+    if constexpr (R > 1) {
+      av = _mm256_broadcast_ss(a + 1);
+      c10 = _mm256_fmadd_ps(av, b0, c10);
+      c11 = _mm256_fmadd_ps(av, b1, c11);
+    }
+    if constexpr (R > 2) {
+      av = _mm256_broadcast_ss(a + 2);
+      c20 = _mm256_fmadd_ps(av, b0, c20);
+      c21 = _mm256_fmadd_ps(av, b1, c21);
+    }
+    if constexpr (R > 3) {
+      av = _mm256_broadcast_ss(a + 3);
+      c30 = _mm256_fmadd_ps(av, b0, c30);
+      c31 = _mm256_fmadd_ps(av, b1, c31);
+    }
+    if constexpr (R > 4) {
+      av = _mm256_broadcast_ss(a + 4);
+      c40 = _mm256_fmadd_ps(av, b0, c40);
+      c41 = _mm256_fmadd_ps(av, b1, c41);
     }
     a += kMr;
   }
   const __m256 alpha = _mm256_set1_ps(alpha_s), beta = _mm256_set1_ps(beta_s);
-  for (int r = 0; r < R; ++r) store_row(c + r * ldc, acc0[r], acc1[r], nr, alpha, beta, first, beta_s == 0.f);
+  const bool bz = beta_s == 0.f;
+  store_row(c, c00, c01, nr, alpha, beta, first, bz);
+  if constexpr (R > 1) store_row(c + ldc, c10, c11, nr, alpha, beta, first, bz);
+  if constexpr (R > 2) store_row(c + 2 * ldc, c20, c21, nr, alpha, beta, first, bz);
+  if constexpr (R > 3) store_row(c + 3 * ldc, c30, c31, nr, alpha, beta, first, bz);
+  if constexpr (R > 4) store_row(c + 4 * ldc, c40, c41, nr, alpha, beta, first, bz);
 }
 
 template <class BRows>
