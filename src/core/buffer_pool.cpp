@@ -11,11 +11,17 @@ namespace {
 constexpr size_t kAlignment = 64;
 constexpr size_t kGranule = 4096;
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kStartLimit = 0;  // AddressSanitizer builds free every block, so it catches use after free
+#else
+constexpr size_t kStartLimit = kDefaultLimit;
+#endif
+
 struct Pool {
   std::mutex mu;
   std::multimap<size_t, void*> free_blocks;  // capacity -> block
   size_t cached = 0;
-  size_t limit = kDefaultLimit;
+  size_t limit = kStartLimit;
   Stats counters;
 
   Pool() {

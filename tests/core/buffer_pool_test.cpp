@@ -10,14 +10,19 @@
 namespace bitsmith {
 namespace {
 
-// Restores the default limit (and an empty cache) after each test.
+// Runs each test with the default limit (whatever the build's own is) and restores the
+// build's limit and an empty cache afterwards.
 class BufferPoolTest : public ::testing::Test {
  protected:
-  void SetUp() override { buffer_pool::set_limit_bytes(buffer_pool::kDefaultLimit); }
-  void TearDown() override {
-    buffer_pool::trim();
+  void SetUp() override {
+    saved_limit_ = buffer_pool::stats().limit_bytes;
     buffer_pool::set_limit_bytes(buffer_pool::kDefaultLimit);
   }
+  void TearDown() override {
+    buffer_pool::trim();
+    buffer_pool::set_limit_bytes(saved_limit_);
+  }
+  size_t saved_limit_ = 0;
 };
 
 TEST_F(BufferPoolTest, SmallRequestsAreLeftToMalloc) {

@@ -13,8 +13,9 @@
 //    holds at most limit_bytes() in total, otherwise freed. Cached blocks are reused best-fit,
 //    only for requests of at least 7/8 of their capacity (no large block serves a small one).
 //  - Thread-safe (one mutex; the executor allocates a few dozen blocks per run).
-//  - The cache is bounded (default kDefaultLimit, BITSMITH_POOL_LIMIT_MB overrides it, 0
-//    disables caching) and trim() frees every cached block.
+//  - The cache is bounded (default kDefaultLimit; 0 in AddressSanitizer builds, so that a use
+//    after free is caught; BITSMITH_POOL_LIMIT_MB overrides it, 0 disables caching) and trim()
+//    frees every cached block.
 #pragma once
 
 #include <cstddef>
