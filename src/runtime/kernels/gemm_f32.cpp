@@ -169,6 +169,21 @@ struct ShiftedRows {
   const float* row(int64_t k) const { return src + offs[k]; }
 };
 
+// Column k of A as the micro-kernels read it: at(r) is row r's value at the current k, next()
+// moves to k + 1. A packed panel (kMr values per k), or kMr rows of a plain row-major A read in
+// place (no packing; the rows must exist: R-row kernels read only their R rows).
+struct PackedCols {
+  const float* a;
+  const float* at(int r) const { return a + r; }
+  void next() { a += kMr; }
+};
+struct StridedCols {
+  const float* a;
+  int64_t lda;
+  const float* at(int r) const { return a + r * lda; }
+  void next() { ++a; }
+};
+
 #ifdef BS_GEMM_AVX2
 // Lanes [0, n) on, for masked loads/stores of a partial 8-wide vector.
 inline __m256i lane_mask(int64_t n) {
@@ -201,8 +216,8 @@ __attribute__((always_inline)) inline void store_row(float* c, __m256 acc0, __m2
 
 // C tile (mr x nr at c) from a kc x kMr panel of A and kc rows of 16 B values; b.row(k) gives
 // row k (a packed panel, or a shifted window of a conv input).
-template <class BRows>
-void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr,
+template <class ACols, class BRows>
+void micro_kernel(int64_t kc, ACols a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr,
                   float alpha_s, float beta_s, bool first) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -215,25 +230,25 @@ void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, in
     const float* br = b.row(k);
     const __m256 b0 = _mm256_loadu_ps(br);
     const __m256 b1 = _mm256_loadu_ps(br + 8);
-    __m256 av = _mm256_broadcast_ss(a);
+    __m256 av = _mm256_broadcast_ss(a.at(0));
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);
-    av = _mm256_broadcast_ss(a + 1);
+    av = _mm256_broadcast_ss(a.at(1));
     c10 = _mm256_fmadd_ps(av, b0, c10);
     c11 = _mm256_fmadd_ps(av, b1, c11);
-    av = _mm256_broadcast_ss(a + 2);
+    av = _mm256_broadcast_ss(a.at(2));
     c20 = _mm256_fmadd_ps(av, b0, c20);
     c21 = _mm256_fmadd_ps(av, b1, c21);
-    av = _mm256_broadcast_ss(a + 3);
+    av = _mm256_broadcast_ss(a.at(3));
     c30 = _mm256_fmadd_ps(av, b0, c30);
     c31 = _mm256_fmadd_ps(av, b1, c31);
-    av = _mm256_broadcast_ss(a + 4);
+    av = _mm256_broadcast_ss(a.at(4));
     c40 = _mm256_fmadd_ps(av, b0, c40);
     c41 = _mm256_fmadd_ps(av, b1, c41);
-    av = _mm256_broadcast_ss(a + 5);
+    av = _mm256_broadcast_ss(a.at(5));
     c50 = _mm256_fmadd_ps(av, b0, c50);
     c51 = _mm256_fmadd_ps(av, b1, c51);
-    a += kMr;
+    a.next();
   }
   const __m256 alpha = _mm256_set1_ps(alpha_s), beta = _mm256_set1_ps(beta_s);
   const bool bz = beta_s == 0.f;
@@ -247,8 +262,8 @@ void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, in
 
 // The same for tiles of R < kMr rows (same per-element arithmetic, less wasted work). The
 // accumulators are named variables, not an array, so that they stay in registers.
-template <int R, class BRows>
-void micro_kernel_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t nr, float alpha_s,
+template <int R, class ACols, class BRows>
+void micro_kernel_rows(int64_t kc, ACols a, BRows b, float* c, int64_t ldc, int64_t nr, float alpha_s,
                        float beta_s, bool first) {
   static_assert(R >= 1 && R < kMr, "R-row tiles are 1..5 rows");
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -260,30 +275,30 @@ void micro_kernel_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ld
     const float* br = b.row(k);
     const __m256 b0 = _mm256_loadu_ps(br);
     const __m256 b1 = _mm256_loadu_ps(br + 8);
-    __m256 av = _mm256_broadcast_ss(a);
+    __m256 av = _mm256_broadcast_ss(a.at(0));
     c00 = _mm256_fmadd_ps(av, b0, c00);
     c01 = _mm256_fmadd_ps(av, b1, c01);
     if constexpr (R > 1) {
-      av = _mm256_broadcast_ss(a + 1);
+      av = _mm256_broadcast_ss(a.at(1));
       c10 = _mm256_fmadd_ps(av, b0, c10);
       c11 = _mm256_fmadd_ps(av, b1, c11);
     }
     if constexpr (R > 2) {
-      av = _mm256_broadcast_ss(a + 2);
+      av = _mm256_broadcast_ss(a.at(2));
       c20 = _mm256_fmadd_ps(av, b0, c20);
       c21 = _mm256_fmadd_ps(av, b1, c21);
     }
     if constexpr (R > 3) {
-      av = _mm256_broadcast_ss(a + 3);
+      av = _mm256_broadcast_ss(a.at(3));
       c30 = _mm256_fmadd_ps(av, b0, c30);
       c31 = _mm256_fmadd_ps(av, b1, c31);
     }
     if constexpr (R > 4) {
-      av = _mm256_broadcast_ss(a + 4);
+      av = _mm256_broadcast_ss(a.at(4));
       c40 = _mm256_fmadd_ps(av, b0, c40);
       c41 = _mm256_fmadd_ps(av, b1, c41);
     }
-    a += kMr;
+    a.next();
   }
   const __m256 alpha = _mm256_set1_ps(alpha_s), beta = _mm256_set1_ps(beta_s);
   const bool bz = beta_s == 0.f;
@@ -294,8 +309,8 @@ void micro_kernel_rows(int64_t kc, const float* a, BRows b, float* c, int64_t ld
   if constexpr (R > 4) store_row(c + 4 * ldc, c40, c41, nr, alpha, beta, first, bz);
 }
 
-template <class BRows>
-void micro(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+template <class ACols, class BRows>
+void micro(int64_t kc, ACols a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
            float beta, bool first) {
   switch (mr) {
     case 1: micro_kernel_rows<1>(kc, a, b, c, ldc, nr, alpha, beta, first); return;
@@ -308,14 +323,14 @@ void micro(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t m
 }
 #else
 // Portable micro-kernel with the same arithmetic (fma per product, same epilogue).
-template <class BRows>
-void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr,
+template <class ACols, class BRows>
+void micro_kernel(int64_t kc, ACols a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr,
                   float alpha, float beta, bool first) {
   float acc[kMr][kNr] = {};
-  for (int64_t k = 0; k < kc; ++k, a += kMr) {
+  for (int64_t k = 0; k < kc; ++k, a.next()) {
     const float* br = b.row(k);
-    for (int64_t r = 0; r < kMr; ++r)
-      for (int64_t j = 0; j < kNr; ++j) acc[r][j] = std::fma(a[r], br[j], acc[r][j]);
+    for (int64_t r = 0; r < mr; ++r)
+      for (int64_t j = 0; j < kNr; ++j) acc[r][j] = std::fma(*a.at(static_cast<int>(r)), br[j], acc[r][j]);
   }
   for (int64_t r = 0; r < mr; ++r)
     for (int64_t j = 0; j < nr; ++j) {
@@ -325,8 +340,8 @@ void micro_kernel(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, in
     }
 }
 
-template <class BRows>
-void micro(int64_t kc, const float* a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
+template <class ACols, class BRows>
+void micro(int64_t kc, ACols a, BRows b, float* c, int64_t ldc, int64_t mr, int64_t nr, float alpha,
            float beta, bool first) {
   micro_kernel(kc, a, b, c, ldc, mr, nr, alpha, beta, first);
 }
@@ -496,7 +511,10 @@ void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, cons
     return;
   }
 #endif
-  float* pa = a.packed ? nullptr : scratch(buf_a, kMc * kKc + kPackSlack);
+  // A plain row-major A is read in place by the micro-kernels (its rows stay in L1/L2 while a
+  // block of B is swept); a transposed one is packed.
+  const bool direct_a = !a.packed && !a.view.trans;
+  float* pa = a.packed || direct_a ? nullptr : scratch(buf_a, kMc * kKc + kPackSlack);
   float* pb = b.packed ? nullptr : scratch(buf_b, kNc * kKc);
   for (int64_t jc = 0; jc < n; jc += kNc) {
     const int64_t nc = std::min(kNc, n - jc);
@@ -507,13 +525,19 @@ void sgemm_st(int64_t m, int64_t n, int64_t k, float alpha, const GemmA& a, cons
       else if (!b.packed) pack_b(b.view, n, pc, kc, jc, round_up(nc, kNr), pb);
       for (int64_t ic = 0; ic < m; ic += kMc) {
         const int64_t mc = std::min(kMc, m - ic);
-        if (!a.packed) pack_a(a.view, m, ic, round_up(mc, kMr), pc, kc, pa);
+        if (!a.packed && !direct_a) pack_a(a.view, m, ic, round_up(mc, kMr), pc, kc, pa);
         for (int64_t jr = 0; jr < nc; jr += kNr) {
           const float* bp = b.packed ? b.packed->panel(pc, (b.offset + jc + jr) / kNr) : pb + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += kMr) {
-            const float* ap = a.packed ? a.packed->panel(pc, (a.offset + ic + ir) / kMr) : pa + ir * kc;
-            micro(kc, ap, PanelRows{bp}, c + (ic + ir) * ldc + jc + jr, ldc, std::min(kMr, mc - ir),
-                         std::min(kNr, nc - jr), alpha, beta, first);
+            float* ct = c + (ic + ir) * ldc + jc + jr;
+            const int64_t mr = std::min(kMr, mc - ir), nr = std::min(kNr, nc - jr);
+            if (direct_a) {
+              micro(kc, StridedCols{a.view.data + (ic + ir) * a.view.ld + pc, a.view.ld}, PanelRows{bp}, ct, ldc, mr, nr,
+                    alpha, beta, first);
+            } else {
+              const float* ap = a.packed ? a.packed->panel(pc, (a.offset + ic + ir) / kMr) : pa + ir * kc;
+              micro(kc, PackedCols{ap}, PanelRows{bp}, ct, ldc, mr, nr, alpha, beta, first);
+            }
           }
         }
       }
@@ -528,7 +552,7 @@ void sgemm_shifted_st(int64_t m, int64_t n, const PackedA& a, int64_t a_row0, co
     const int64_t kc = std::min(kKc, k - pc);
     for (int64_t jr = 0; jr < n; jr += kNr)
       for (int64_t ir = 0; ir < m; ir += kMr)
-        micro(kc, a.panel(pc, (a_row0 + ir) / kMr), ShiftedRows{src + jr, offs + pc}, c + ir * ldc + jr, ldc,
+        micro(kc, PackedCols{a.panel(pc, (a_row0 + ir) / kMr)}, ShiftedRows{src + jr, offs + pc}, c + ir * ldc + jr, ldc,
                      std::min(kMr, m - ir), std::min(kNr, n - jr), 1.f, beta, pc == 0);
   }
 }
