@@ -53,7 +53,10 @@ class FusedMatMulKernel final : public OpKernel {
     const float* zd = z_inline ? z->data<float>() : nullptr;
     const int64_t rows = std::clamp<int64_t>(kBlockBytes / (4 * std::max<int64_t>(n, 1)) / kGemmMr * kGemmMr, kGemmMr, 512);
     const int64_t blocks_min = std::max<int64_t>(1, (m + rows - 1) / rows);
-    const int64_t blocks = std::min<int64_t>(std::max<int64_t>(blocks_min, ctx.num_threads), (m + kGemmMr - 1) / kGemmMr);
+    // A multiple of the thread count (static schedule: every thread gets as many blocks).
+    const int64_t threads = std::max(ctx.num_threads, 1);
+    const int64_t blocks =
+        std::min<int64_t>((blocks_min + threads - 1) / threads * threads, (m + kGemmMr - 1) / kGemmMr);
     const int64_t per = (m + blocks - 1) / blocks;
     const int64_t step = (per + kGemmMr - 1) / kGemmMr * kGemmMr;
     const int64_t items = m == 0 ? 0 : (m + step - 1) / step;
