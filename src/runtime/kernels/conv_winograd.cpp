@@ -112,24 +112,27 @@ void conv_winograd(const WindowGeometry& g, const float* x, const WinogradWeight
   const int64_t out_size = oh * ow;
   // Work items: (image, band of tile rows, block of output channels). Bands are sized so the
   // transformed input stays in L2; with fewer items than 2 per thread, bands are cut finer
-  // while they keep 32 tiles (two GEMM panels), then the output channels are split (each
-  // block then transforms the band itself). Any cut gives the same bytes.
-  const int64_t want = 2 * static_cast<int64_t>(std::max(num_threads, 1));
+  // while they keep 32 tiles (two GEMM panels); when the items still do not divide among the
+  // threads, the output channels are split too (each block then transforms the band itself).
+  // Any cut gives the same bytes.
+  const int64_t threads = std::max(num_threads, 1), want = 2 * threads;
+  const int64_t min_rows = std::clamp<int64_t>((32 + tw - 1) / tw, 1, th);  // 32 tiles: two GEMM panels
   int64_t rows = std::clamp<int64_t>(kChunkFloats / (16 * std::max(m, c) * tw), 1, th);
-  if (num_threads > 1 && g.batch * ((th + rows - 1) / rows) < want) {
-    const int64_t min_rows = std::clamp<int64_t>((32 + tw - 1) / tw, 1, th);
+  if (threads > 1 && g.batch * ((th + rows - 1) / rows) < want) {
     const int64_t bands_wanted = (want + g.batch - 1) / g.batch;
     rows = std::max(min_rows, std::min(rows, (th + bands_wanted - 1) / bands_wanted));
   }
   int64_t bands = (th + rows - 1) / rows;
   // Few items: make their count a multiple of the thread count where bands allow, and bands equal.
-  if (num_threads > 1 && g.batch * bands < 8 * num_threads)
-    while ((g.batch * bands) % num_threads != 0 && bands < th) ++bands;
+  if (threads > 1 && g.batch * bands < 8 * threads)
+    while ((g.batch * bands) % threads != 0 && bands < th && (th + bands) / (bands + 1) >= min_rows) ++bands;
   rows = (th + bands - 1) / bands;
   bands = (th + rows - 1) / rows;
   int64_t m_step = m;
-  if (num_threads > 1 && g.batch * bands < want) {
-    const int64_t chunks = std::min((want + g.batch * bands - 1) / (g.batch * bands), std::max<int64_t>(1, m / (2 * kGemmMr)));
+  if (threads > 1 && (g.batch * bands < threads || (g.batch * bands) % threads != 0)) {
+    int64_t chunks = std::max<int64_t>(1, (threads + g.batch * bands - 1) / (g.batch * bands));
+    while ((g.batch * bands * chunks) % threads != 0) ++chunks;
+    chunks = std::min(chunks, std::max<int64_t>(1, m / (2 * kGemmMr)));
     m_step = ((m + chunks - 1) / chunks + kGemmMr - 1) / kGemmMr * kGemmMr;
   }
   const int64_t m_chunks = (m + m_step - 1) / m_step;

@@ -53,15 +53,13 @@ class FusedMatMulKernel final : public OpKernel {
     const float* zd = z_inline ? z->data<float>() : nullptr;
     const int64_t rows = std::clamp<int64_t>(kBlockBytes / (4 * std::max<int64_t>(n, 1)) / kGemmMr * kGemmMr, kGemmMr, 512);
     const int64_t blocks_min = std::max<int64_t>(1, (m + rows - 1) / rows);
-    // A multiple of the thread count (static schedule: every thread gets as many blocks).
-    const int64_t threads = std::max(ctx.num_threads, 1);
-    const int64_t blocks =
-        std::min<int64_t>((blocks_min + threads - 1) / threads * threads, (m + kGemmMr - 1) / kGemmMr);
-    const int64_t per = (m + blocks - 1) / blocks;
-    const int64_t step = (per + kGemmMr - 1) / kGemmMr * kGemmMr;
-    const int64_t items = m == 0 ? 0 : (m + step - 1) / step;
+    // A multiple of the thread count (static schedule: every thread gets as many blocks), with
+    // boundaries on whole 6-row panels spread evenly over the rows.
+    const int64_t threads = std::max(ctx.num_threads, 1), panels = (m + kGemmMr - 1) / kGemmMr;
+    const int64_t items = m == 0 ? 0 : std::min<int64_t>((blocks_min + threads - 1) / threads * threads, panels);
+    const auto boundary = [&](int64_t i) { return std::min(m, panels * i / items * kGemmMr); };
     parallel_items(items, ctx.num_threads, [&](int64_t item) {
-      const int64_t r0 = item * step, r1 = std::min(m, r0 + step);
+      const int64_t r0 = boundary(item), r1 = boundary(item + 1);
       float* yb = yd + r0 * n;
       sgemm_st(r1 - r0, n, k, 1.f, GemmA{MatView{ad + r0 * k, k, false}}, GemmB{{}, w_.get(), 0}, 0.f, yb, n);
       epilogue(yb, zd ? zd + r0 * n : nullptr, r1 - r0, n);
