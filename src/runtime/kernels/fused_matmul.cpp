@@ -77,23 +77,34 @@ class FusedMatMulKernel final : public OpKernel {
   }
 
  private:
+  // The chain's steps fused into two passes per row (constants in locals: stores through y could
+  // otherwise alias them and force reloads).
   void epilogue(float* y, const float* z, int64_t rows, int64_t n) const {
     thread_local std::vector<float> t;
     if (gelu_ && t.size() < static_cast<size_t>(n)) t.resize(static_cast<size_t>(n));
     const float* b = bias_.data();
+    const float div = g_.div, add = g_.add, mul = g_.mul;
     for (int64_t r = 0; r < rows; ++r) {
       float* yr = y + r * n;
-      for (int64_t j = 0; j < n; ++j) yr[j] = b[j] + yr[j];
+      const float* zr = z ? z + r * n : nullptr;
       if (gelu_) {
         float* tr = t.data();
-        for (int64_t j = 0; j < n; ++j) tr[j] = yr[j] / g_.div;
+        for (int64_t j = 0; j < n; ++j) {
+          const float v = b[j] + yr[j];
+          yr[j] = v;
+          tr[j] = v / div;
+        }
         elt::simd::erf_f32(tr, tr, n);
-        for (int64_t j = 0; j < n; ++j) tr[j] = tr[j] + g_.add;
-        for (int64_t j = 0; j < n; ++j) tr[j] = yr[j] * tr[j];
-        for (int64_t j = 0; j < n; ++j) yr[j] = tr[j] * g_.mul;
+        if (zr) {
+          for (int64_t j = 0; j < n; ++j) yr[j] = ((yr[j] * (tr[j] + add)) * mul) + zr[j];
+        } else {
+          for (int64_t j = 0; j < n; ++j) yr[j] = (yr[j] * (tr[j] + add)) * mul;
+        }
+      } else if (zr) {
+        for (int64_t j = 0; j < n; ++j) yr[j] = (b[j] + yr[j]) + zr[j];
+      } else {
+        for (int64_t j = 0; j < n; ++j) yr[j] = b[j] + yr[j];
       }
-      if (z)
-        for (int64_t j = 0; j < n; ++j) yr[j] = yr[j] + z[r * n + j];
     }
   }
 
