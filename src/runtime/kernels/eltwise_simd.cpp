@@ -103,10 +103,34 @@ inline __m256 erfc_pos8(__m256 a) {
   return _mm256_mul_ps(t, exp8(_mm256_fnmadd_ps(a, a, p)));
 }
 
+// erfc(a) for 0.5 <= a < 4 by intervals [0.5 + i/2, 1 + i/2), i < 7: a degree-7 polynomial in
+// s = a - center_i each (Chebyshev interpolants of erfc fitted in double, rounded to float);
+// interval 7 (a >= 4, where 1 - erfc rounds to 1) is all zeros. Each lane picks its interval's
+// coefficients with a permute, so there is no exp and no division. scripts/fit_erfc.py makes
+// the tables (and prints their worst relative error of erf, 1.01e-7 in float).
+constexpr float kErfcCenter[8] = {0.75f, 1.25f, 1.75f, 2.25f, 2.75f, 3.25f, 3.75f, 4.00f};
+// kErfcPoly[j][i]: coefficient of s^j on interval i
+alignas(32) constexpr float kErfcPoly[8][8] = {
+    {0.288844377f, 0.0770998746f, 0.0133283287f, 0.00146271673f, 0.00010062191f, 4.30276987e-06f, 1.13725889e-07f, 0.0f},
+    {-0.642931044f, -0.236521125f, -0.0527749956f, -0.00714231934f, -0.000586277281f, -2.91890119e-05f, -8.81428832e-07f, 0.0f},
+    {0.482198149f, 0.295651734f, 0.092356205f, 0.0160701573f, 0.00161226746f, 9.48693341e-05f, 3.30607099e-06f, 0.0f},
+    {-0.0267883502f, -0.167535886f, -0.0901573896f, -0.0217245128f, -0.00276038027f, -0.000195812623f, -7.97032772e-06f, 0.0f},
+    {-0.150675625f, 0.00613203505f, 0.048105523f, 0.0190882571f, 0.00325771049f, 0.000286169437f, 1.37854086e-05f, 0.0f},
+    {0.0532170907f, 0.0471865535f, -0.00661847321f, -0.0106600598f, -0.00275629107f, -0.000313628843f, -1.83300599e-05f, 0.0f},
+    {0.0265828297f, -0.0205977373f, -0.00904949475f, 0.00277956529f, 0.00166785053f, 0.000273758458f, 2.06924233e-05f, 0.0f},
+    {-0.017885495f, -0.00374511047f, 0.00593309943f, 0.000721526972f, -0.000635815377f, -0.000173596491f, -1.71447118e-05f, 0.0f},
+};
+
 inline __m256 erf8(__m256 x) {
   const __m256 a = abs8(x);
-  const __m256 large = copysign8(_mm256_sub_ps(set1(1.0f), erfc_pos8(a)), x);
-  return _mm256_blendv_ps(large, erf_small8(x), _mm256_cmp_ps(a, set1(0.5f), _CMP_LT_OQ));
+  const __m256 ac = _mm256_min_ps(a, set1(4.0f));  // NaN -> 4 (the NaN is restored below)
+  const __m256i idx = _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_sub_ps(ac, set1(0.5f)), set1(2.0f)));
+  const __m256 s = _mm256_sub_ps(ac, _mm256_permutevar8x32_ps(_mm256_loadu_ps(kErfcCenter), idx));
+  __m256 p = _mm256_permutevar8x32_ps(_mm256_load_ps(kErfcPoly[7]), idx);
+  for (int j = 6; j >= 0; --j) p = _mm256_fmadd_ps(p, s, _mm256_permutevar8x32_ps(_mm256_load_ps(kErfcPoly[j]), idx));
+  const __m256 large = copysign8(_mm256_sub_ps(set1(1.0f), p), x);
+  const __m256 r = _mm256_blendv_ps(large, erf_small8(x), _mm256_cmp_ps(a, set1(0.5f), _CMP_LT_OQ));
+  return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
 }
 
 inline __m256 gelu_erf8(__m256 x) {
