@@ -98,6 +98,30 @@ TEST(DenseQuant, QuantizeRoundsHalfToEvenAndSaturates) {
   EXPECT_EQ(as_int32((*out)[0]), (std::vector<int32_t>{0, 2, 2, 0, -2, -2, 127, -128}));
 }
 
+// The per-tensor 8-bit fast path (8 values per vector, blocks over threads) against the scalar
+// reference on awkward sizes, with ties, NaN, infinities and out-of-range values mixed in.
+TEST(DenseQuant, QuantizePerTensor8BitFastPathMatchesReference) {
+  for (int64_t n : {1, 3, 13, 127, 200003}) {
+    Tensor x = random_tensor({n}, static_cast<uint32_t>(n), -40, 40);
+    float* xd = x.mutable_data<float>();
+    const float specials[] = {0.5f, -0.5f, 2.5f, -3.5f, std::nanf(""), INFINITY, -INFINITY, 1e30f, -0.f};
+    for (int64_t i = 0; i < n; i += 7) xd[i] = specials[(i / 7) % 9] * (i % 2 ? 0.1f : 1.f);
+    for (const DType qt : {DType::kU8, DType::kI8}) {
+      const Tensor zp = qt == DType::kU8 ? Tensor::scalar<uint8_t>(121) : Tensor::scalar<int8_t>(-7);
+      const Tensor scale = Tensor::scalar<float>(0.1f);
+      const auto out = run_op_all_threads(OpRun{"QuantizeLinear", {x, scale, zp}, {}, {}, 1, 13},
+                                          "quantize n=" + std::to_string(n));
+      if (out.empty()) continue;
+      int32_t qmin = 0, qmax = 0;
+      ASSERT_TRUE(kernels::quant_range(qt, qmin, qmax));
+      const int32_t z = as_int32(zp)[0];
+      std::vector<int32_t> want(static_cast<size_t>(n));
+      kernels::ref::quantize_linear(QuantLayout{1, 1, n, true, 0}, xd, scale.data<float>(), &z, qmin, qmax, want.data());
+      EXPECT_EQ(as_int32(out[0]), want) << "n=" << n << " " << dtype_name(qt);
+    }
+  }
+}
+
 TEST(DenseQuant, DequantizeLinearPerTensorAxisBlockedAndInt4) {
   const Tensor q8 = random_q(DType::kI8, {3, 4, 5}, 10);
   const Tensor s_axis = random_tensor({4}, 11, 0.01, 0.1);

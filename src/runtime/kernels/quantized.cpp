@@ -5,6 +5,10 @@
 #include <cstring>
 #include <memory>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "bitsmith/core/half.h"
 #include "runtime/kernels/dense_util.h"
 #include "runtime/kernels/kernels.h"
@@ -163,6 +167,31 @@ Status make_layout(const KernelContext& ctx, const Shape& x, const Tensor& scale
   return Status::ok();
 }
 
+// Per-tensor QuantizeLinear of f32 to 8 bits, 8 values at a time: the same steps as
+// quantize_value (IEEE division, round half to even, + zero point, clamp with NaN -> qmin), so the
+// same bytes. T is uint8_t or int8_t.
+template <class T>
+void quantize_per_tensor_8bit(const float* x, T* y, int64_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax,
+                              int num_threads) {
+  constexpr int64_t kBlock = 1 << 16;
+  parallel_items((n + kBlock - 1) / kBlock, n >= 2 * kBlock ? num_threads : 1, [&](int64_t blk) {
+    const int64_t b = blk * kBlock, e = std::min(n, b + kBlock);
+    int64_t i = b;
+#if defined(__AVX2__)
+    const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps(static_cast<float>(zp));
+    const __m256 lo = _mm256_set1_ps(static_cast<float>(qmin)), hi = _mm256_set1_ps(static_cast<float>(qmax));
+    for (; i + 8 <= e; i += 8) {
+      __m256 v = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, vz), lo), hi);  // max(NaN, lo) is lo
+      alignas(32) int32_t q[8];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(q), _mm256_cvtps_epi32(v));
+      for (int k = 0; k < 8; ++k) y[i + k] = static_cast<T>(q[k]);
+    }
+#endif
+    for (; i < e; ++i) y[i] = static_cast<T>(quantize_value(x[i], scale, zp, qmin, qmax));
+  });
+}
+
 class QuantizeLinearKernel final : public OpKernel {
  public:
   QuantizeLinearKernel(int64_t axis, int64_t block_size, DType default_out)
@@ -195,6 +224,14 @@ class QuantizeLinearKernel final : public OpKernel {
     const std::vector<int32_t> z = zp ? int_values32(*zp) : std::vector<int32_t>(s.size(), 0);
     Tensor y(out_t, x->shape());
     const float* xd = xf.data<float>();
+    if (l.per_tensor && (out_t == DType::kU8 || out_t == DType::kI8)) {
+      if (out_t == DType::kU8)
+        quantize_per_tensor_8bit(xd, y.mutable_data<uint8_t>(), x->numel(), s[0], z[0], qmin, qmax, ctx.num_threads);
+      else
+        quantize_per_tensor_8bit(xd, y.mutable_data<int8_t>(), x->numel(), s[0], z[0], qmin, qmax, ctx.num_threads);
+      ctx.outputs[0] = std::move(y);
+      return Status::ok();
+    }
     std::byte* out = y.mutable_bytes();
     const auto run = [&](auto* yd) {
       for (int64_t o = 0; o < l.outer; ++o)
