@@ -41,7 +41,9 @@
 namespace bitsmith {
 namespace cluster_detail {
 
+using passes_detail::input_at;
 using passes_detail::is_constant_initializer;
+using passes_detail::own_f32_weight_problem;
 
 const std::vector<std::string> kClusterOps = {"Conv", "Gemm", "MatMul"};
 
@@ -90,8 +92,6 @@ std::vector<float> weight_rows(const Tensor& w, const Layer& l) {
 
 namespace {
 
-std::string input_at(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : ""; }
-
 using MatchResult = std::variant<Layer, std::string>;
 
 MatchResult match_node(const Graph& g, size_t i, const std::unordered_map<std::string, int>& uses) {
@@ -101,13 +101,8 @@ MatchResult match_node(const Graph& g, size_t i, const std::unordered_map<std::s
   l.op = node.op_type;
   l.input = input_at(node, 0);
   l.weight = input_at(node, 1);
-  if (l.weight.empty() || !is_constant_initializer(g, l.weight))
-    return "weight '" + l.weight + "' is not a constant initializer";
+  if (std::string why = own_f32_weight_problem(g, l.weight, uses, "clustered"); !why.empty()) return why;
   const Tensor& w = *g.find_initializer(l.weight);
-  if (w.dtype() != DType::kF32) return "weight '" + l.weight + "' is " + std::string(dtype_name(w.dtype())) + " (only f32)";
-  if (w.numel() == 0) return "weight is empty";
-  if (auto it = uses.find(l.weight); it != uses.end() && it->second > 1)
-    return "weight '" + l.weight + "' has " + std::to_string(it->second) + " uses (shared weights are not clustered)";
   const float* p = w.data<float>();
   if (!std::all_of(p, p + w.numel(), [](float v) { return std::isfinite(v); }))
     return "weight '" + l.weight + "' has non-finite values";

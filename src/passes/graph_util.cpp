@@ -46,6 +46,8 @@ std::string node_label(const Node& node, size_t node_index) {
   return node.name.empty() ? "#" + std::to_string(node_index) : node.name;
 }
 
+std::string input_at(const Node& node, size_t i) { return i < node.inputs.size() ? node.inputs[i] : ""; }
+
 bool is_constant_initializer(const Graph& graph, const std::string& value_name) {
   return graph.find_initializer(value_name) != nullptr && graph.find_input(value_name) == nullptr;
 }

@@ -14,6 +14,9 @@ namespace bitsmith::passes_detail {
 // "conv1", or "#<index>" for an unnamed node (the label PassRecord uses).
 std::string node_label(const Node& node, size_t node_index);
 
+// Input i of `node`, or "" when the node has fewer inputs (an omitted optional input is "" too).
+std::string input_at(const Node& node, size_t i);
+
 // True when `value_name` is an initializer that is not also a graph input (a graph input with
 // an initializer is only a default the caller may override, so it is not a constant).
 bool is_constant_initializer(const Graph& graph, const std::string& value_name);

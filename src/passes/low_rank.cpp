@@ -36,7 +36,9 @@
 namespace bitsmith {
 namespace low_rank_detail {
 
+using passes_detail::input_at;
 using passes_detail::is_constant_initializer;
+using passes_detail::own_f32_weight_problem;
 
 const std::vector<std::string> kFactorableOps = {"Conv", "Gemm", "MatMul"};
 
@@ -83,8 +85,6 @@ const char* rank_by_name(RankBy r) {
 
 namespace {
 
-std::string input_at(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : ""; }
-
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
@@ -101,13 +101,8 @@ MatchResult match_node(const Graph& g, size_t i, const LowRankOptions& o, const 
   l.index = i;
   l.op = node.op_type;
   l.weight = input_at(node, 1);
-  if (l.weight.empty() || !is_constant_initializer(g, l.weight))
-    return "weight '" + l.weight + "' is not a constant initializer";
+  if (std::string why = own_f32_weight_problem(g, l.weight, uses, "factored"); !why.empty()) return why;
   const Tensor& w = *g.find_initializer(l.weight);
-  if (w.dtype() != DType::kF32) return "weight '" + l.weight + "' is " + std::string(dtype_name(w.dtype())) + " (only f32)";
-  if (w.numel() == 0) return "weight is empty";
-  if (auto it = uses.find(l.weight); it != uses.end() && it->second > 1)
-    return "weight '" + l.weight + "' has " + std::to_string(it->second) + " uses (shared weights are not factored)";
   if (l.op == "Conv") {
     if (o.conv == ConvMode::kNone) return "options.conv is \"none\"";
     if (std::string r = passes_detail::conv_input_geometry(node, w, l.stats_input); !r.empty()) return r;

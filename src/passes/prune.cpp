@@ -43,7 +43,9 @@
 namespace bitsmith {
 namespace prune_detail {
 
+using passes_detail::input_at;
 using passes_detail::is_constant_initializer;
+using passes_detail::own_f32_weight_problem;
 
 const std::vector<std::string> kPrunableOps = {"Conv", "Gemm", "MatMul"};
 
@@ -101,8 +103,6 @@ const char* method_name(PruneMethod m) {
   return "?";
 }
 
-std::string input_at(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : ""; }
-
 std::string percent(double f) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * f);
@@ -118,13 +118,8 @@ MatchResult match_node(const Graph& g, size_t i, const PruneOptions& o, const st
   l.op = node.op_type;
   l.input = input_at(node, 0);
   l.weight = input_at(node, 1);
-  if (l.weight.empty() || !is_constant_initializer(g, l.weight))
-    return "weight '" + l.weight + "' is not a constant initializer";
+  if (std::string why = own_f32_weight_problem(g, l.weight, uses, "pruned"); !why.empty()) return why;
   const Tensor& w = *g.find_initializer(l.weight);
-  if (w.dtype() != DType::kF32) return "weight '" + l.weight + "' is " + std::string(dtype_name(w.dtype())) + " (only f32)";
-  if (w.numel() == 0) return "weight is empty";
-  if (auto it = uses.find(l.weight); it != uses.end() && it->second > 1)
-    return "weight '" + l.weight + "' has " + std::to_string(it->second) + " uses (shared weights are not pruned)";
   if (l.op == "Conv") {
     if (w.rank() < 3) return "weight has rank " + std::to_string(w.rank()) + ", expected at least 3";
     l.rows = w.dim(0);

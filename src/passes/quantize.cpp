@@ -33,6 +33,7 @@ namespace bitsmith {
 namespace quantize_detail {
 
 using passes_detail::find_value_type;
+using passes_detail::input_at;
 using passes_detail::is_constant_initializer;
 
 const std::vector<std::string> kQuantizableOps = {"Conv", "Gemm", "MatMul"};
@@ -176,8 +177,6 @@ std::vector<std::string> opset_conflicts(const Graph& g, int64_t from, int64_t t
 }
 
 using MatchResult = std::variant<QuantNode, std::string>;
-
-std::string input_at(const Node& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : ""; }
 
 // Reads a constant f32 initializer; returns why not, or "".
 std::string constant_f32(const Graph& g, const std::string& name, const std::string& what) {

@@ -24,6 +24,20 @@ struct WeightPassWords {
   const char* verbs;  // "prunes"
 };
 
+// Why a pass cannot rewrite weight `name` of a layer in place, or "" when it can: it must be a
+// constant, non-empty f32 initializer read by this layer only (`uses` from value_use_counts).
+// `done` completes "shared weights are not ..." ("pruned", "factored", "clustered").
+inline std::string own_f32_weight_problem(const Graph& g, const std::string& name,
+                                          const std::unordered_map<std::string, int>& uses, const char* done) {
+  if (name.empty() || !is_constant_initializer(g, name)) return "weight '" + name + "' is not a constant initializer";
+  const Tensor& w = *g.find_initializer(name);
+  if (w.dtype() != DType::kF32) return "weight '" + name + "' is " + std::string(dtype_name(w.dtype())) + " (only f32)";
+  if (w.numel() == 0) return "weight is empty";
+  if (auto it = uses.find(name); it != uses.end() && it->second > 1)
+    return "weight '" + name + "' has " + std::to_string(it->second) + " uses (shared weights are not " + done + ")";
+  return "";
+}
+
 // 1. A scope that includes an op type outside `ops` is an error (kInvalidArgument naming the op,
 //    `ops` and `all_ops`).
 // 2. Sorts the graph topologically.
