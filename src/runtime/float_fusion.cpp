@@ -81,27 +81,25 @@ class ChainFuser {
     return t && t->dtype() == DType::kF32 && t->numel() == 1 ? t : nullptr;
   }
 
-  // Add(v, Z) after v with Z of v's shape: returns the Add node (and Z) or -1.
-  int residual_add(const std::string& v, std::string& z) const {
-    const int add = sole_consumer(v, "Add");
-    if (add < 0) return -1;
-    z = other_input(static_cast<size_t>(add), v);
-    if (z.empty() || g_.find_initializer(z) || !is_f32(z) || !same_shape(z, v)) return -1;
-    return add;
+  // When the sole consumer of `cur` is Add(cur, Z) with Z a computed value of cur's shape: appends
+  // the Add to the chain, moves `cur` to its output and returns Z; otherwise returns "".
+  std::string take_residual_add(std::string& cur, std::vector<size_t>& chain, std::string& what) const {
+    const int add = sole_consumer(cur, "Add");
+    if (add < 0) return "";
+    const std::string z = other_input(static_cast<size_t>(add), cur);
+    if (z.empty() || g_.find_initializer(z) || !is_f32(z) || !same_shape(z, cur)) return "";
+    chain.push_back(static_cast<size_t>(add));
+    cur = g_.nodes[add].outputs[0];
+    what += " + Add";
+    return z;
   }
 
   void fuse_conv(size_t i) {
     Node& conv = g_.nodes[i];
     if (conv.inputs.size() < 2 || conv.inputs.size() > 3 || !is_f32(conv.outputs[0])) return;
-    std::string cur = conv.outputs[0], z, what;
+    std::string cur = conv.outputs[0], what;
     std::vector<size_t> chain;
-    if (const int add = residual_add(cur, z); add >= 0) {
-      chain.push_back(static_cast<size_t>(add));
-      cur = g_.nodes[add].outputs[0];
-      what += " + Add";
-    } else {
-      z.clear();
-    }
+    const std::string z = take_residual_add(cur, chain, what);
     bool relu = false;
     if (const int r = sole_consumer(cur, "Relu"); r >= 0 && g_.nodes[r].inputs.size() == 1) {
       chain.push_back(static_cast<size_t>(r));
@@ -179,14 +177,7 @@ class ChainFuser {
       cur = gelu_out;
       what += " + GELU(erf)";
     }
-    std::string z;
-    if (const int res = residual_add(cur, z); res >= 0) {
-      chain.push_back(static_cast<size_t>(res));
-      cur = g_.nodes[res].outputs[0];
-      what += " + Add";
-    } else {
-      z.clear();
-    }
+    const std::string z = take_residual_add(cur, chain, what);
     const std::string before = mm.describe();
     mm.inputs.push_back(bias);
     if (!z.empty()) mm.inputs.push_back(z);

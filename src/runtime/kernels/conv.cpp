@@ -311,6 +311,22 @@ ConvWeightsF32::ConvWeightsF32(const float* w, const Shape& w_shape, int64_t gro
   if (winograd_weights_eligible(w_shape, group)) winograd_ = winograd_transform_weights(raw_.data(), w_shape[0], w_shape[1]);
 }
 
+void pad_plane_rows(const float* src, int64_t ih, int64_t iw, int64_t pad_top, int64_t pad_left, int64_t r0,
+                    int64_t rows, int64_t pw, float* dst) {
+  const int64_t c0 = std::min(pad_left, pw), c1 = std::clamp<int64_t>(iw + pad_left, c0, pw);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = dst + r * pw;
+    const int64_t yy = r0 + r - pad_top;
+    if (yy < 0 || yy >= ih) {
+      std::fill(row, row + pw, 0.f);
+      continue;
+    }
+    std::fill(row, row + c0, 0.f);
+    std::memcpy(row + c0, src + yy * iw + (c0 - pad_left), static_cast<size_t>(c1 - c0) * sizeof(float));
+    std::fill(row + c1, row + pw, 0.f);
+  }
+}
+
 PaddedInput::PaddedInput(const WindowGeometry& g, const float* x, int64_t ph, int64_t pw, int num_threads)
     : plane_(ph * pw), image_stride_((g.in_channels * ph * pw + 16 + 15) / 16 * 16) {
   const bool two_d = g.rank() == 2;
@@ -330,24 +346,23 @@ PaddedInput::PaddedInput(const WindowGeometry& g, const float* x, int64_t ph, in
   parallel_items(g.batch * g.in_channels, g.batch * g.in_channels * plane >= 32768 ? num_threads : 1, [&](int64_t p) {
     const int64_t n = p / g.in_channels, c = p % g.in_channels;
     float* dst = pad + n * stride + c * plane;
-    const float* src = x + p * in_size;
-    const int64_t c0 = std::min(pl, pw), c1 = std::clamp<int64_t>(iw + pl, c0, pw);
-    for (int64_t r = 0; r < ph; ++r) {
-      float* row = dst + r * pw;
-      const int64_t yy = r - pt;
-      if (yy < 0 || yy >= ih) {
-        std::fill(row, row + pw, 0.f);
-        continue;
-      }
-      std::fill(row, row + c0, 0.f);
-      std::memcpy(row + c0, src + yy * iw + (c0 - pl), static_cast<size_t>(c1 - c0) * sizeof(float));
-      std::fill(row + c1, row + pw, 0.f);
-    }
+    pad_plane_rows(x + p * in_size, ih, iw, pt, pl, 0, ph, pw, dst);
     if (c == g.in_channels - 1) std::fill(dst + plane, pad + (n + 1) * stride, 0.f);
   });
 }
 
 namespace {
+
+// Offset of tap k = (channel, ky, kx) in zero-padded planes of width pw (plane floats apart), from
+// the window's top-left corner.
+std::vector<int64_t> tap_offsets(int64_t channels, int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t pw,
+                                 int64_t plane) {
+  std::vector<int64_t> offs(static_cast<size_t>(channels * kh * kw));
+  for (int64_t c = 0, t = 0; c < channels; ++c)
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx) offs[t++] = c * plane + ky * dh * pw + kx * dw;
+  return offs;
+}
 
 // Stride-1 convolutions of rank 1 or 2 (any kernel, padding, dilation) run as a shifted GEMM:
 // the input is copied once into zero-padded planes of width pw = ow + (kw-1)*dw, and output
@@ -373,11 +388,8 @@ void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32&
   const int64_t kh = two_d ? g.kernel[0] : 1, kw = g.kernel[g.rank() - 1];
   const int64_t dh = two_d ? g.dilations[0] : 1, dw = g.dilations[g.rank() - 1];
   const int64_t ph = oh + (kh - 1) * dh, pw = ow + (kw - 1) * dw, plane = ph * pw;
-  const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group, k = cg * kh * kw;
-  std::vector<int64_t> offs(static_cast<size_t>(k));
-  for (int64_t c = 0, t = 0; c < cg; ++c)
-    for (int64_t ky = 0; ky < kh; ++ky)
-      for (int64_t kx = 0; kx < kw; ++kx) offs[t++] = c * plane + ky * dh * pw + kx * dw;
+  const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
+  const std::vector<int64_t> offs = tap_offsets(cg, kh, kw, dh, dw, pw, plane);
   const PaddedInput padded(g, x, ph, pw, num_threads);
   const int64_t nv = (oh - 1) * pw + ow, out_size = oh * ow;
   const ConvTiling t = make_conv_tiling(g.batch, g.group, mg, nv, kShiftedChunk, num_threads);
@@ -424,10 +436,7 @@ void conv_padded_im2col(const WindowGeometry& g, const float* x, const ConvWeigh
   const int64_t ph = (oh - 1) * sh + (kh - 1) * dh + 1, pw = (ow - 1) * sw + (kw - 1) * dw + 1, plane = ph * pw;
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group, k = cg * kh * kw;
   const int64_t out_size = oh * ow;
-  std::vector<int64_t> offs(static_cast<size_t>(k));  // tap k reads the padded plane at offs[k] + run start
-  for (int64_t c = 0, t = 0; c < cg; ++c)
-    for (int64_t ky = 0; ky < kh; ++ky)
-      for (int64_t kx = 0; kx < kw; ++kx) offs[t++] = c * plane + ky * dh * pw + kx * dw;
+  const std::vector<int64_t> offs = tap_offsets(cg, kh, kw, dh, dw, pw, plane);  // tap k at offs[k] + run start
   const PaddedInput padded(g, x, ph, pw, num_threads);
   const ConvTiling t = conv_tiling(g, false, num_threads);
   parallel_items(t.items(), num_threads, [&](int64_t item) {

@@ -98,6 +98,12 @@ ConvTiling conv_tiling(const WindowGeometry& g, bool pointwise, int num_threads)
 void im2col_packed(const WindowGeometry& g, const float* x_group, int64_t channels, int64_t n0, int64_t nc,
                    float* dst);
 
+// Rows [r0, r0 + rows) of one zero-padded plane of width pw made from the ih x iw plane at src
+// (pad_top rows above it, pad_left columns left of it, zeros wherever src has no value), written
+// to dst (rows * pw floats).
+void pad_plane_rows(const float* src, int64_t ih, int64_t iw, int64_t pad_top, int64_t pad_left, int64_t r0,
+                    int64_t rows, int64_t pw, float* dst);
+
 // The input of a rank-1/2 convolution copied into zero-padded planes [batch][C][ph][pw] (images
 // image_stride floats apart, with at least 16 zeros past each image's last plane): plane row r,
 // column q hold x[r - pad_top][q - pad_left], or 0 outside X. Small copies reuse a per-thread

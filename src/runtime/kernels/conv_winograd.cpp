@@ -153,21 +153,8 @@ void conv_winograd(const WindowGeometry& g, const float* x, const WinogradWeight
     thread_local std::vector<float> pbuf;
     if (pbuf.size() < static_cast<size_t>(c * band_plane + 2 * kGemmNr))
       pbuf.resize(static_cast<size_t>(c * band_plane + 2 * kGemmNr));
-    const int64_t c0 = std::min(pleft, pw), c1 = std::clamp<int64_t>(iw + pleft, c0, pw);
-    for (int64_t ci = 0; ci < c; ++ci) {
-      const float* src = x + (n * c + ci) * ih * iw;
-      for (int64_t r = 0; r < band_rows; ++r) {
-        float* row = pbuf.data() + ci * band_plane + r * pw;
-        const int64_t yy = row0 + r - pt;
-        if (yy < 0 || yy >= ih) {
-          std::fill(row, row + pw, 0.f);
-          continue;
-        }
-        std::fill(row, row + c0, 0.f);
-        std::memcpy(row + c0, src + yy * iw + (c0 - pleft), static_cast<size_t>(c1 - c0) * sizeof(float));
-        std::fill(row + c1, row + pw, 0.f);
-      }
-    }
+    for (int64_t ci = 0; ci < c; ++ci)
+      pad_plane_rows(x + (n * c + ci) * ih * iw, ih, iw, pt, pleft, row0, band_rows, pw, pbuf.data() + ci * band_plane);
     std::fill(pbuf.data() + c * band_plane, pbuf.data() + c * band_plane + 2 * kGemmNr, 0.f);
     // Input transform V = B^T d B, B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
     // (Sizes are copied to locals: stores through float pointers would otherwise make the
