@@ -12,6 +12,7 @@
 #include "bitsmith/core/half.h"
 #include "bitsmith/runtime/executor.h"
 #include "passes/pass_test_util.h"
+#include "runtime/fusion_test_util.h"
 #include "runtime/kernels/gemm_f32.h"
 #include "support/graph_builder.h"
 
@@ -89,41 +90,28 @@ Model f16_weight_model(const std::string& op, int64_t m, int64_t k, int64_t n, b
   return b.model(17);
 }
 
-struct RunResult {
-  std::vector<float> y;
-  std::vector<std::string> units;
-};
-
-RunResult run(const Model& model, const NamedTensors& feeds, bool fuse, int threads) {
+// The first output of `model`, run with or without the float16-weight fusion.
+FusionRun run(const Model& model, const NamedTensors& feeds, bool fuse, int threads) {
   ExecutorOptions opt;
   opt.fuse_f16_weights = fuse;
   opt.num_threads = threads;
-  RunResult r;
-  auto e = Executor::create(model, opt);
-  EXPECT_TRUE(e.is_ok()) << e.status().message();
-  if (!e.is_ok()) return r;
-  r.units = (*e)->fused_units();
-  auto out = (*e)->run(feeds);
-  EXPECT_TRUE(out.is_ok()) << out.status().message();
-  if (!out.is_ok()) return r;
-  r.y.assign((*out)[0].data<float>(), (*out)[0].data<float>() + (*out)[0].numel());
-  return r;
+  return run_fused(model, feeds, opt);
 }
 
-// Byte comparison (NaN-safe, and -0 vs +0 count as different).
-bool same_bytes(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+const std::vector<float>& first_output(const FusionRun& r) {
+  static const std::vector<float> kNone;
+  return r.outputs.empty() ? kNone : r.outputs[0];
 }
 
 void expect_fused_equals_unfused(const Model& model, const NamedTensors& feeds, const std::string& fused_op,
                                  const std::string& what) {
-  const RunResult ref = run(model, feeds, false, 1);
+  const FusionRun ref = run(model, feeds, false, 1);
   EXPECT_TRUE(ref.units.empty()) << what;
   for (int threads : {1, 2}) {
-    const RunResult got = run(model, feeds, true, threads);
+    const FusionRun got = run(model, feeds, true, threads);
     ASSERT_EQ(got.units.size(), 1u) << what;
     EXPECT_NE(got.units[0].find("bitsmith." + fused_op), std::string::npos) << got.units[0];
-    EXPECT_TRUE(same_bytes(got.y, ref.y)) << what << " threads=" << threads;
+    EXPECT_TRUE(same_bytes(first_output(got), first_output(ref))) << what << " threads=" << threads;
   }
 }
 
@@ -253,11 +241,11 @@ TEST(F16WeightGemm, ConvertFloat16WeightOnlyModelRunsFusedBitForBit) {
   Model model = b.model(17);
   run_pipeline(model, R"([{"pass": "convert-float16", "options": {"compute": "f32"}}])");
   const NamedTensors feeds = {{"x", Tensor::from_vector<float>(random_f32(5 * 24, 15), {5, 24})}};
-  const RunResult ref = run(model, feeds, false, 1);
+  const FusionRun ref = run(model, feeds, false, 1);
   for (int threads : {1, 2}) {
-    const RunResult got = run(model, feeds, true, threads);
+    const FusionRun got = run(model, feeds, true, threads);
     EXPECT_EQ(got.units.size(), 2u);
-    EXPECT_TRUE(same_bytes(got.y, ref.y)) << "threads=" << threads;
+    EXPECT_TRUE(same_bytes(first_output(got), first_output(ref))) << "threads=" << threads;
   }
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bitsmith/runtime/executor.h"
+#include "runtime/fusion_test_util.h"
 #include "support/graph_builder.h"
 
 namespace bitsmith::test {
@@ -29,41 +30,22 @@ Tensor random_tensor(const Shape& shape, uint32_t seed, std::string name = {}) {
   return Tensor::from_vector<float>(random_f32(static_cast<size_t>(shape_numel(shape)), seed), shape, std::move(name));
 }
 
-struct RunResult {
-  std::vector<std::vector<float>> outputs;
-  std::vector<std::string> units;
-};
-
-RunResult run(const Model& model, const NamedTensors& feeds, bool fuse, int threads) {
+FusionRun run(const Model& model, const NamedTensors& feeds, bool fuse, int threads) {
   ExecutorOptions opt;
   opt.fuse_float = fuse;
   opt.num_threads = threads;
   opt.check_finite_inputs = false;  // NaN inputs on purpose
-  RunResult r;
-  auto e = Executor::create(model, opt);
-  EXPECT_TRUE(e.is_ok()) << e.status().message();
-  if (!e.is_ok()) return r;
-  r.units = (*e)->fused_units();
-  auto out = (*e)->run(feeds);
-  EXPECT_TRUE(out.is_ok()) << out.status().message();
-  if (!out.is_ok()) return r;
-  for (const Tensor& t : *out) r.outputs.emplace_back(t.data<float>(), t.data<float>() + t.numel());
-  return r;
-}
-
-// Byte comparison: NaN-safe, and -0 vs +0 count as different.
-bool same_bytes(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+  return run_fused(model, feeds, opt);
 }
 
 // Runs unfused (1 thread) and fused (1 and 2 threads); returns the fused units.
 std::vector<std::string> expect_fused_equals_unfused(const Model& model, const NamedTensors& feeds,
                                                      const std::string& what) {
-  const RunResult ref = run(model, feeds, false, 1);
+  const FusionRun ref = run(model, feeds, false, 1);
   EXPECT_TRUE(ref.units.empty()) << what;
   std::vector<std::string> units;
   for (int threads : {1, 2}) {
-    const RunResult got = run(model, feeds, true, threads);
+    const FusionRun got = run(model, feeds, true, threads);
     EXPECT_EQ(got.outputs.size(), ref.outputs.size()) << what;
     for (size_t o = 0; o < std::min(got.outputs.size(), ref.outputs.size()); ++o)
       EXPECT_TRUE(same_bytes(got.outputs[o], ref.outputs[o])) << what << " output " << o << " threads=" << threads;
