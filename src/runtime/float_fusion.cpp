@@ -94,6 +94,17 @@ class ChainFuser {
     return z;
   }
 
+  // Turns `head` into domain.op producing `out` (the chain's last value), drops the chain's other
+  // nodes and records the unit ("<what> -> domain.op").
+  void commit(Node& head, const char* domain, const char* op, const std::string& out, const std::vector<size_t>& chain,
+              const std::string& what) {
+    head.op_type = op;
+    head.domain = domain;
+    head.outputs[0] = out;
+    for (size_t c : chain) removed_[c] = true;
+    units_.push_back(what + " -> " + domain + "." + op);
+  }
+
   void fuse_conv(size_t i) {
     Node& conv = g_.nodes[i];
     if (conv.inputs.size() < 2 || conv.inputs.size() > 3 || !is_f32(conv.outputs[0])) return;
@@ -113,12 +124,8 @@ class ChainFuser {
     if (!z.empty()) conv.inputs.push_back(z);
     while (!conv.inputs.empty() && conv.inputs.back().empty()) conv.inputs.pop_back();
     if (relu) conv.attributes.push_back(Attribute::make_string("activation", "Relu"));
-    conv.op_type = "FusedConv";
-    conv.domain = "com.microsoft";
-    conv.outputs[0] = cur;
-    for (size_t c : chain) removed_[c] = true;
+    commit(conv, "com.microsoft", "FusedConv", cur, chain, before + what);
     need_ms_ = true;
-    units_.push_back(before + what + " -> com.microsoft.FusedConv");
   }
 
   // The GELU chain reading v: fills the nodes and constants; false when it does not match.
@@ -187,12 +194,8 @@ class ChainFuser {
       mm.attributes.push_back(Attribute::make_float("gelu_add", c_add));
       mm.attributes.push_back(Attribute::make_float("gelu_mul", c_mul));
     }
-    mm.op_type = "FusedMatMul";
-    mm.domain = "bitsmith";
-    mm.outputs[0] = cur;
-    for (size_t c : chain) removed_[c] = true;
+    commit(mm, "bitsmith", "FusedMatMul", cur, chain, before + what);
     need_bitsmith_ = true;
-    units_.push_back(before + what + " -> bitsmith.FusedMatMul");
   }
 
  public:

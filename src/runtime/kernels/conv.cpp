@@ -353,6 +353,17 @@ PaddedInput::PaddedInput(const WindowGeometry& g, const float* x, int64_t ph, in
 
 namespace {
 
+// A rank-1 or rank-2 window as (height, width) pairs; rank 1 has height 1.
+struct Window2d {
+  int64_t oh, ow, kh, kw, sh, sw, dh, dw;  // output size, kernel, strides, dilations
+};
+Window2d window_2d(const WindowGeometry& g) {
+  const bool two_d = g.rank() == 2;
+  const int last = g.rank() - 1;
+  return {two_d ? g.out_spatial[0] : 1, g.out_spatial[last], two_d ? g.kernel[0] : 1, g.kernel[last],
+          two_d ? g.strides[0] : 1,     g.strides[last],     two_d ? g.dilations[0] : 1, g.dilations[last]};
+}
+
 // Offset of tap k = (channel, ky, kx) in zero-padded planes of width pw (plane floats apart), from
 // the window's top-left corner.
 std::vector<int64_t> tap_offsets(int64_t channels, int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t pw,
@@ -383,10 +394,7 @@ constexpr int64_t kShiftedChunk = 512;            // virtual columns per work it
 
 void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
                   int num_threads, const ConvEpilogue& ep) {
-  const bool two_d = g.rank() == 2;
-  const int64_t oh = two_d ? g.out_spatial[0] : 1, ow = g.out_spatial[g.rank() - 1];
-  const int64_t kh = two_d ? g.kernel[0] : 1, kw = g.kernel[g.rank() - 1];
-  const int64_t dh = two_d ? g.dilations[0] : 1, dw = g.dilations[g.rank() - 1];
+  const auto [oh, ow, kh, kw, sh, sw, dh, dw] = window_2d(g);
   const int64_t ph = oh + (kh - 1) * dh, pw = ow + (kw - 1) * dw, plane = ph * pw;
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group;
   const std::vector<int64_t> offs = tap_offsets(cg, kh, kw, dh, dw, pw, plane);
@@ -428,11 +436,7 @@ void conv_shifted(const WindowGeometry& g, const float* x, const ConvWeightsF32&
 // the same bytes.
 void conv_padded_im2col(const WindowGeometry& g, const float* x, const ConvWeightsF32& w, const float* b, float* y,
                         int num_threads, const ConvEpilogue& ep) {
-  const bool two_d = g.rank() == 2;
-  const int64_t oh = two_d ? g.out_spatial[0] : 1, ow = g.out_spatial[g.rank() - 1];
-  const int64_t kh = two_d ? g.kernel[0] : 1, kw = g.kernel[g.rank() - 1];
-  const int64_t sh = two_d ? g.strides[0] : 1, sw = g.strides[g.rank() - 1];
-  const int64_t dh = two_d ? g.dilations[0] : 1, dw = g.dilations[g.rank() - 1];
+  const auto [oh, ow, kh, kw, sh, sw, dh, dw] = window_2d(g);
   const int64_t ph = (oh - 1) * sh + (kh - 1) * dh + 1, pw = (ow - 1) * sw + (kw - 1) * dw + 1, plane = ph * pw;
   const int64_t cg = g.in_channels / g.group, mg = g.out_channels / g.group, k = cg * kh * kw;
   const int64_t out_size = oh * ow;
